@@ -1,0 +1,120 @@
+import CandorCore
+import CandorStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Opens the store the configuration names: SQLite in the data directory by default, PostgreSQL when a
+/// database URL is given. Secrets come from the environment (`CANDOR_MASTER_KEY`, `CANDOR_SIGNING_KEY`, hex;
+/// required to share them between nodes) or are generated once into the data directory with mode 0600.
+public func openStore(_ config: ServerConfig, logger: Logger) async throws -> CandorStore {
+    let directory = URL(fileURLWithPath: config.dataDirectory)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let secrets = try loadSecrets(directory: directory)
+    let database: SQLDatabase
+    if let url = config.databaseURL {
+        database = try await PostgresDatabase.connect(url: url, logger: logger)
+    } else {
+        database = try SQLiteDatabase(path: directory.appendingPathComponent("candor.sqlite").path)
+    }
+    return try await CandorStore(database: database, secrets: secrets, allowSpecialCategory: config.allowSpecialCategory, logger: logger)
+}
+
+func loadSecrets(directory: URL) throws -> ServerSecrets {
+    let environment = ProcessInfo.processInfo.environment
+    func secret(_ name: String, env: String, generate: () -> [UInt8]) throws -> [UInt8] {
+        if let hex = environment[env] {
+            guard let bytes = Digest.bytes(hex: hex) else { throw CandorStoreError.configuration("\(env) must be hex") }
+            return bytes
+        }
+        let file = directory.appendingPathComponent(name)
+        if let text = try? String(contentsOf: file, encoding: .utf8), let bytes = Digest.bytes(hex: text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return bytes
+        }
+        let bytes = generate()
+        try writePrivateFile(file, contents: Digest.hex(bytes) + "\n")
+        return bytes
+    }
+    let generated = ServerSecrets.generateRaw()
+    return try ServerSecrets(
+        masterKey: try secret("master.key", env: "CANDOR_MASTER_KEY") { generated.master },
+        signingKey: try secret("signing.key", env: "CANDOR_SIGNING_KEY") { generated.signing })
+}
+
+/// Writes a file readable only by its owner (mode 0600), replacing any earlier one.
+public func writePrivateFile(_ url: URL, contents: String) throws {
+    try? FileManager.default.removeItem(at: url)
+    guard FileManager.default.createFile(atPath: url.path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw CandorStoreError.configuration("cannot write \(url.path)")
+    }
+}
+
+/// Builds the router over a store: the same routes in production and in tests.
+public func buildRouter(config: ServerConfig, store: CandorStore, resources: Resources) -> Router<CandorRequestContext> {
+    let router = Router(context: CandorRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware())
+    SystemRoutes(store: store, resources: resources, config: config).add(to: router)
+    let support = RouteSupport(store: store, maxBodyBytes: config.maxBodyBytes)
+    let api = router.group("v1").add(middleware: AuthMiddleware(store: store))
+    RegistryRoutes(support: support).add(to: api)
+    SubjectRoutes(support: support).add(to: api)
+    LedgerRoutes(support: support).add(to: api)
+    return router
+}
+
+/// Builds the whole application: routes, and the maintenance service (checkpoints, registry refresh).
+public func buildApplication(config: ServerConfig, store: CandorStore, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
+    let resources = try await Resources.load()
+    let router = buildRouter(config: config, store: store, resources: resources)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "candor"),
+        services: [MaintenanceService(store: store, config: config, logger: logger)],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+        logger: logger)
+}
+
+/// Adds headers every answer should carry.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = CandorRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        return response
+    }
+}
+
+/// Periodic work of a node: signed ledger checkpoints, and reloading the registry so that changes made
+/// on another node (a revoked key, a new notice) take effect here within `registryRefreshSeconds`.
+struct MaintenanceService: Service {
+    let store: CandorStore
+    let config: ServerConfig
+    let logger: Logger
+
+    func run() async throws {
+        var sinceCheckpoint = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: .seconds(max(1, config.registryRefreshSeconds)))
+            } catch { return }
+            sinceCheckpoint += max(1, config.registryRefreshSeconds)
+            do {
+                try await store.reloadRegistry()
+                if config.checkpointIntervalSeconds > 0 && sinceCheckpoint >= config.checkpointIntervalSeconds {
+                    sinceCheckpoint = 0
+                    if let checkpoint = try await store.checkpoint() {
+                        logger.info("ledger checkpoint", metadata: ["checkpoint": "\(checkpoint.id)", "entries": "\(checkpoint.entryCount)"])
+                    }
+                }
+            } catch {
+                logger.error("maintenance failed", metadata: ["error.type": "\(type(of: error))"])
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+/// Everything the server needs to start, as one typed value. The executable fills it from flags,
+/// environment and a configuration file; tests build it directly.
+public struct ServerConfig: Sendable {
+    /// Address to listen on. Loopback by default: exposing Candor is a deliberate act.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Directory holding the SQLite database and the generated secrets.
+    public var dataDirectory: String = "./candor-data"
+    /// A `postgres://` URL to run on PostgreSQL instead of the embedded SQLite.
+    public var databaseURL: String?
+    /// Explicit enablement of special-category fields (GDPR Art. 9).
+    public var allowSpecialCategory: Bool = false
+    /// How often a signed ledger checkpoint is made, in seconds (0 turns the schedule off).
+    public var checkpointIntervalSeconds: Int = 60
+    /// How often the registry is reloaded to see changes made on other nodes, in seconds.
+    public var registryRefreshSeconds: Int = 5
+    /// The largest request body accepted, in bytes.
+    public var maxBodyBytes: Int = 64 * 1024
+    /// The base URL people reach the server at, used in links on pages.
+    public var publicBaseURL: String?
+
+    public init() {}
+
+    /// The URL people reach the server at.
+    public var baseURL: String { publicBaseURL ?? "http://\(host):\(port)" }
+}

@@ -1,0 +1,99 @@
+/// The schema, one list of statements per migration and backend. Append-only: a migration that has
+/// landed is never edited; a change is a new migration at the end of both lists.
+///
+/// Every subject-owned table leads with `subject_id`, so it can be distributed by subject.
+enum Migrations {
+    static let sqlite: [[String]] = [
+        [
+            "CREATE TABLE purposes (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE notices (purpose TEXT NOT NULL, version INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, PRIMARY KEY (purpose, version))",
+            "CREATE TABLE fields (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE teams (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL, revoked_at INTEGER, last_used_at INTEGER)",
+            """
+            CREATE TABLE subjects (id TEXT PRIMARY KEY, external_id TEXT UNIQUE, email_hash TEXT UNIQUE, email_cipher BLOB,
+              status TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, erased_at INTEGER)
+            """,
+            "CREATE TABLE subject_keys (subject_id TEXT PRIMARY KEY, wrapped_key BLOB NOT NULL)",
+            """
+            CREATE TABLE profile_values (subject_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, declared_at INTEGER NOT NULL,
+              declaration_id TEXT NOT NULL, source TEXT NOT NULL, collection_point TEXT, notices TEXT NOT NULL, PRIMARY KEY (subject_id, field))
+            """,
+            """
+            CREATE TABLE consents (subject_id TEXT NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL, method TEXT NOT NULL,
+              notice_version INTEGER, updated_at INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (subject_id, purpose))
+            """,
+            "CREATE INDEX consents_by_purpose ON consents (purpose, status, subject_id)",
+            """
+            CREATE TABLE ledger_entries (id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, seq INTEGER NOT NULL,
+              kind TEXT NOT NULL, created_at INTEGER NOT NULL, prev_hash BLOB NOT NULL, payload BLOB NOT NULL, hash BLOB NOT NULL,
+              UNIQUE (subject_id, seq))
+            """,
+            "CREATE TABLE ledger_heads (subject_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL)",
+            "CREATE TABLE checkpoints (id TEXT PRIMARY KEY, up_to_entry INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL)",
+            """
+            CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, team TEXT NOT NULL,
+              action TEXT NOT NULL, purpose TEXT, subject_id TEXT, fields TEXT NOT NULL, outcome TEXT NOT NULL)
+            """,
+            "CREATE INDEX audit_by_subject ON audit_log (subject_id, at)",
+            """
+            CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+              payload TEXT, created_at INTEGER NOT NULL, status TEXT NOT NULL)
+            """,
+            "CREATE INDEX outbox_pending ON outbox (status, id)",
+            "CREATE INDEX outbox_by_subject ON outbox (subject_id)",
+            """
+            CREATE TABLE idempotency (key_id TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL, status INTEGER NOT NULL,
+              body BLOB NOT NULL, subject_id TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (key_id, idem_key))
+            """,
+            "CREATE INDEX idempotency_by_subject ON idempotency (subject_id)",
+        ],
+    ]
+
+    static let postgres: [[String]] = [
+        [
+            "CREATE TABLE purposes (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE notices (purpose TEXT NOT NULL, version BIGINT NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, PRIMARY KEY (purpose, version))",
+            "CREATE TABLE fields (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE teams (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL, revoked_at BIGINT, last_used_at BIGINT)",
+            """
+            CREATE TABLE subjects (id TEXT PRIMARY KEY, external_id TEXT UNIQUE, email_hash TEXT UNIQUE, email_cipher BYTEA,
+              status TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, erased_at BIGINT)
+            """,
+            "CREATE TABLE subject_keys (subject_id TEXT PRIMARY KEY, wrapped_key BYTEA NOT NULL)",
+            """
+            CREATE TABLE profile_values (subject_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, declared_at BIGINT NOT NULL,
+              declaration_id TEXT NOT NULL, source TEXT NOT NULL, collection_point TEXT, notices TEXT NOT NULL, PRIMARY KEY (subject_id, field))
+            """,
+            """
+            CREATE TABLE consents (subject_id TEXT NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL, method TEXT NOT NULL,
+              notice_version BIGINT, updated_at BIGINT NOT NULL, expires_at BIGINT, PRIMARY KEY (subject_id, purpose))
+            """,
+            "CREATE INDEX consents_by_purpose ON consents (purpose, status, subject_id)",
+            """
+            CREATE TABLE ledger_entries (id BIGSERIAL PRIMARY KEY, subject_id TEXT NOT NULL, seq BIGINT NOT NULL,
+              kind TEXT NOT NULL, created_at BIGINT NOT NULL, prev_hash BYTEA NOT NULL, payload BYTEA NOT NULL, hash BYTEA NOT NULL,
+              UNIQUE (subject_id, seq))
+            """,
+            "CREATE TABLE ledger_heads (subject_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash BYTEA NOT NULL)",
+            "CREATE TABLE checkpoints (id TEXT PRIMARY KEY, up_to_entry BIGINT NOT NULL, created_at BIGINT NOT NULL, body TEXT NOT NULL)",
+            """
+            CREATE TABLE audit_log (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, team TEXT NOT NULL,
+              action TEXT NOT NULL, purpose TEXT, subject_id TEXT, fields TEXT NOT NULL, outcome TEXT NOT NULL)
+            """,
+            "CREATE INDEX audit_by_subject ON audit_log (subject_id, at)",
+            """
+            CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, subject_id TEXT, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+              payload TEXT, created_at BIGINT NOT NULL, status TEXT NOT NULL)
+            """,
+            "CREATE INDEX outbox_pending ON outbox (status, id)",
+            "CREATE INDEX outbox_by_subject ON outbox (subject_id)",
+            """
+            CREATE TABLE idempotency (key_id TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL, status BIGINT NOT NULL,
+              body BYTEA NOT NULL, subject_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (key_id, idem_key))
+            """,
+            "CREATE INDEX idempotency_by_subject ON idempotency (subject_id)",
+        ],
+    ]
+}

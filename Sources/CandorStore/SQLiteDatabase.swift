@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+
+/// The embedded backend: SQLite in WAL mode through GRDB, with durable commits
+/// (`synchronous=FULL`) and `secure_delete` so erased rows are overwritten in the file.
+public final class SQLiteDatabase: SQLDatabase {
+    public let dialect = SQLDialect.sqlite
+    let pool: DatabasePool
+    let path: String
+
+    /// Opens (creating if needed) the database file at `path`.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 8
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    public var files: [String] { [path, path + "-wal"] }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try await pool.write { db in try body(GRDBConnection(db: db)) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try await pool.read { db in try body(GRDBConnection(db: db)) }
+    }
+
+    public func migrate() async throws {
+        var migrator = DatabaseMigrator()
+        for (index, statements) in Migrations.sqlite.enumerated() {
+            migrator.registerMigration("v\(index + 1)") { db in
+                for statement in statements { try db.execute(sql: statement) }
+            }
+        }
+        try migrator.migrate(pool)
+    }
+
+    public func purgeFreedSpace() async throws {
+        // Copy every WAL frame into the main file (where secure_delete zeroed erased cells) and
+        // truncate the WAL, so no old page image of an erased subject survives in it.
+        _ = try await pool.writeWithoutTransaction { db in
+            try db.checkpoint(.truncate)
+        }
+    }
+
+    public func close() async throws { try pool.close() }
+}
+
+struct GRDBConnection: SQLConnection {
+    let db: Database
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.grdb)))
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        statement.arguments = StatementArguments(arguments.map(\.grdb))
+        let cursor = try Row.fetchCursor(statement)
+        var rows = [SQLRow]()
+        while let row = try cursor.next() {
+            var values = [SQLValue]()
+            values.reserveCapacity(row.count)
+            for index in 0..<row.count {
+                switch (row[index] as DatabaseValue).storage {
+                case .null: values.append(.null)
+                case .int64(let number): values.append(.int(number))
+                case .double(let number): values.append(.double(number))
+                case .string(let text): values.append(.text(text))
+                case .blob(let data): values.append(.blob(Array(data)))
+                }
+            }
+            rows.append(SQLRow(values))
+        }
+        return rows
+    }
+
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inSavepoint {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+}
+
+extension SQLValue {
+    var grdb: DatabaseValueConvertible? {
+        switch self {
+        case .null: nil
+        case .int(let number): number
+        case .double(let number): number
+        case .text(let text): text
+        case .blob(let bytes): Data(bytes)
+        }
+    }
+}

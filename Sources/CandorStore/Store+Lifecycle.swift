@@ -1,0 +1,48 @@
+import CandorCore
+import Foundation
+
+extension CandorStore {
+    /// Restricts processing (kept, not used: GDPR Art. 18) or lifts the restriction.
+    public func setRestricted(_ restricted: Bool, subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
+            let (status, key) = try self.liveSubject(connection, subjectId)
+            let target: SubjectStatus = restricted ? .restricted : .active
+            if status != target {
+                try connection.execute("UPDATE subjects SET status = ?, updated_at = ? WHERE id = ?", .text(target.rawValue), .int(self.now), .text(subjectId))
+                let kind = restricted ? "subject.restricted" : "subject.unrestricted"
+                _ = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: kind, record: LedgerRecord(actor: principal?.key.id ?? "system"))
+                try self.audit(connection, principal, action: kind, subjectId: subjectId)
+                try self.emit(connection, type: kind, subjectId: subjectId, data: [:])
+            }
+            guard let row = try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(subjectId)) else {
+                throw CandorError(.notFound, "no subject '\(subjectId)'")
+            }
+            return Self.subject(row)
+        }
+    }
+
+    /// Erases a subject: every projection, pending event payload and stored answer is deleted, the key
+    /// is destroyed (so the ledger's ciphertext can never be read again), and a tombstone and a final
+    /// ledger entry remain. The chain still verifies. Freed space is then purged from the files.
+    public func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
+            let (_, key) = try self.liveSubject(connection, subjectId)
+            let createdAt = try connection.queryOne("SELECT created_at FROM subjects WHERE id = ?", .text(subjectId))?.int(0) ?? 0
+            _ = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "subject.erased", record: LedgerRecord(actor: principal?.key.id ?? "system"))
+            for table in ["profile_values", "consents", "subject_keys", "idempotency"] {
+                try connection.execute("DELETE FROM \(table) WHERE subject_id = ?", .text(subjectId))
+            }
+            try connection.execute("UPDATE outbox SET payload = NULL, status = CASE WHEN status = 'pending' THEN 'purged' ELSE status END WHERE subject_id = ?", .text(subjectId))
+            let at = self.now
+            try connection.execute(
+                "UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
+                .int(at), .int(at), .text(subjectId))
+            try self.audit(connection, principal, action: "subject.erased", subjectId: subjectId)
+            // Recipients must be told (GDPR Art. 19); the event carries the id only.
+            try self.emit(connection, type: "subject.erased", subjectId: subjectId, data: [:])
+            return Subject(id: subjectId, externalId: nil, hasEmail: false, status: .erased, createdAt: Timestamp.rfc3339(createdAt), updatedAt: Timestamp.rfc3339(at), erasedAt: Timestamp.rfc3339(at))
+        }
+        try await database.purgeFreedSpace()
+        return outcome
+    }
+}

@@ -1,0 +1,314 @@
+import CandorCore
+import Crypto
+import Foundation
+
+extension CandorStore {
+    // MARK: - Subjects
+
+    /// Creates a subject with its own encryption key. An e-mail address is stored encrypted under that
+    /// key and found through a keyed hash.
+    public func createSubject(_ input: SubjectInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        try input.validate()
+        let id = Identifier.make("sub")
+        let emailHash = input.email.map(secrets.emailLookupHash)
+        return try await write(principal, idempotency: idempotency, status: 201, subjectId: id) { connection -> Subject in
+            if let externalId = input.externalId, let row = try connection.queryOne("SELECT id FROM subjects WHERE external_id = ?", .text(externalId)) {
+                throw CandorError(.conflict, "subject \(row.text(0)) already has this external_id", errors: [FieldError("external_id", "already belongs to a subject")])
+            }
+            if let emailHash, let row = try connection.queryOne("SELECT id FROM subjects WHERE email_hash = ?", .text(emailHash)) {
+                throw CandorError(.conflict, "subject \(row.text(0)) already has this email", errors: [FieldError("email", "already belongs to a subject")])
+            }
+            let (key, wrapped) = try self.secrets.makeSubjectKey(subjectId: id)
+            let emailCipher = try input.email.map { try SubjectCipher.seal(Data(ServerSecrets.normalizeEmail($0).utf8), key: key, subjectId: id) }
+            try connection.execute(
+                "INSERT INTO subjects (id, external_id, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+                .text(id), .text(input.externalId), .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(self.now), .int(self.now))
+            try connection.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?, ?)", .text(id), .blob(wrapped))
+            _ = try self.appendLedger(connection, subjectId: id, key: key, kind: "subject.created",
+                                      record: LedgerRecord(actor: principal?.key.id ?? "system", externalId: input.externalId, email: input.email.map(ServerSecrets.normalizeEmail)))
+            try self.audit(connection, principal, action: "subject.create", subjectId: id)
+            try self.emit(connection, type: "subject.created", subjectId: id, data: [:])
+            return Subject(id: id, externalId: input.externalId, hasEmail: input.email != nil, status: .active,
+                           createdAt: Timestamp.rfc3339(self.now), updatedAt: Timestamp.rfc3339(self.now))
+        }
+    }
+
+    /// Finds a subject by external id or e-mail address; nil when there is none (or it was erased).
+    public func findSubject(externalId: String?, email: String?, by principal: Principal) async throws -> Subject? {
+        let (column, value): (String, String)
+        if let externalId { (column, value) = ("external_id", externalId) } else if let email {
+            (column, value) = ("email_hash", secrets.emailLookupHash(email))
+        } else { throw CandorError.invalid("external_id", "give external_id or email") }
+        let found = try await database.read { connection in
+            try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE \(column) = ?", .text(value)).map(Self.subject)
+        }
+        try await auditOnly(principal, action: "subject.lookup", subjectId: found?.id)
+        return found
+    }
+
+    /// A subject by id; throws not found for an unknown id and gone for an erased one.
+    public func subject(_ id: String) async throws -> Subject {
+        let found = try await database.read { connection in
+            try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(id)).map(Self.subject)
+        }
+        guard let found else { throw CandorError(.notFound, "no subject '\(id)'") }
+        if found.status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
+        return found
+    }
+
+    static let subjectColumns = "id, external_id, email_hash, status, created_at, updated_at, erased_at"
+
+    static func subject(_ row: SQLRow) -> Subject {
+        Subject(
+            id: row.text(0), externalId: row.optionalText(1), hasEmail: !row.isNull(2), status: SubjectStatus(rawValue: row.text(3)) ?? .active,
+            createdAt: Timestamp.rfc3339(row.int(4)), updatedAt: Timestamp.rfc3339(row.int(5)), erasedAt: row.optionalInt(6).map(Timestamp.rfc3339))
+    }
+
+    /// Inside a transaction: the subject's status and key, or the right error for an unknown or erased subject.
+    func liveSubject(_ connection: SQLConnection, _ id: String) throws -> (status: SubjectStatus, key: SymmetricKey) {
+        guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(id)) else {
+            throw CandorError(.notFound, "no subject '\(id)'")
+        }
+        let status = SubjectStatus(rawValue: row.text(0)) ?? .active
+        if status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
+        guard let keyRow = try connection.queryOne("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?", .text(id)) else {
+            throw CandorStoreError.corrupt("subject \(id) has no key")
+        }
+        return (status, try secrets.unwrapSubjectKey(keyRow.blob(0), subjectId: id))
+    }
+
+    // MARK: - Declarations and consents
+
+    /// Records a declaration of one or more values: projection, ledger entry, audit and event in one
+    /// durable transaction. Validation happens first, so bad input writes nothing.
+    public func declare(subjectId: String, _ input: DeclarationInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<DeclarationReceipt> {
+        let registry = self.registry
+        let values = try DeclarationRules.validate(input, fields: registry.fields, purposes: registry.purposes).get()
+        let source = input.source ?? "api"
+        return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> DeclarationReceipt in
+            let (_, key) = try self.liveSubject(connection, subjectId)
+            let declarationId = Identifier.make("dcl")
+            let at = self.now
+            for value in values {
+                if value.value == .null {
+                    try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(subjectId), .text(value.field))
+                } else {
+                    try connection.execute(
+                        """
+                        INSERT INTO profile_values (subject_id, field, value, declared_at, declaration_id, source, collection_point, notices)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, declared_at = excluded.declared_at,
+                          declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
+                          notices = excluded.notices
+                        """,
+                        .text(subjectId), .text(value.field), .text(try CandorJSON.string(value.value)), .int(at), .text(declarationId),
+                        .text(source), .text(input.collectionPoint), .text(try CandorJSON.string(value.notices)))
+                }
+            }
+            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "declaration", record: LedgerRecord(
+                actor: principal?.key.id ?? "system", declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
+            let fieldKeys = values.map(\.field)
+            try self.audit(connection, principal, action: "declaration.create", subjectId: subjectId, fields: fieldKeys)
+            try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
+                "declaration_id": .string(declarationId),
+                "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
+            ])
+            return DeclarationReceipt(
+                declarationId: declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), source: source,
+                collectionPoint: input.collectionPoint, values: values, ledger: ledger)
+        }
+    }
+
+    /// Grants or withdraws consent for one or more purposes.
+    public func setConsents(subjectId: String, _ inputs: [ConsentInput], by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<ConsentReceipt> {
+        let changes = try ConsentRules.validate(inputs, purposes: registry.purposes, now: now).get()
+        return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> ConsentReceipt in
+            let (_, key) = try self.liveSubject(connection, subjectId)
+            let at = self.now
+            var views = [ConsentView]()
+            for change in changes {
+                try connection.execute(
+                    """
+                    INSERT INTO consents (subject_id, purpose, status, method, notice_version, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (subject_id, purpose) DO UPDATE SET status = excluded.status, method = excluded.method,
+                      notice_version = excluded.notice_version, updated_at = excluded.updated_at, expires_at = excluded.expires_at
+                    """,
+                    .text(subjectId), .text(change.purpose), .text(change.status.rawValue), .text(change.method.rawValue),
+                    .int(change.noticeVersion), .int(at), .int(change.expiresAt))
+                views.append(ConsentView(ConsentRecord(purpose: change.purpose, status: change.status, method: change.method,
+                                                       noticeVersion: change.noticeVersion, updatedAt: at, expiresAt: change.expiresAt), now: at))
+            }
+            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "consent", record: LedgerRecord(actor: principal?.key.id ?? "system", consents: changes))
+            try self.audit(connection, principal, action: "consent.change", subjectId: subjectId)
+            for change in changes {
+                try self.emit(connection, type: change.status == .granted ? "consent.granted" : "consent.withdrawn", subjectId: subjectId, data: [
+                    "purpose": .string(change.purpose), "method": .string(change.method.rawValue),
+                ])
+            }
+            return ConsentReceipt(subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), consents: views, ledger: ledger)
+        }
+    }
+
+    // MARK: - Purpose-gated reads
+
+    /// The subject's current values that serve `purpose`, if the purpose gate lets this subject through.
+    /// Audited with the fields that were shown.
+    public func profile(subjectId: String, purpose purposeKey: String, by principal: Principal) async throws -> ProfileView {
+        let registry = self.registry
+        guard let purpose = registry.purposes[purposeKey] else { throw CandorError.invalid("Candor-Purpose", "unknown purpose '\(purposeKey)'") }
+        let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+        let now = self.now
+        let view = try await database.read { connection -> ProfileView in
+            guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) else {
+                throw CandorError(.notFound, "no subject '\(subjectId)'")
+            }
+            let status = SubjectStatus(rawValue: row.text(0)) ?? .active
+            if status == .erased { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
+            let consent = try Self.consentRecords(connection, subjectId: subjectId, purpose: purposeKey).first
+            if case .withheld(let reason) = PurposeGate.visibility(for: purpose, status: status, consent: consent, now: now) {
+                return ProfileView(subjectId: subjectId, purpose: purposeKey, isVisible: false, withheldReason: reason, values: [:])
+            }
+            let values = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
+            return ProfileView(subjectId: subjectId, purpose: purposeKey, isVisible: true, withheldReason: nil, values: values.filter { allowed.contains($0.key) })
+        }
+        try await auditOnly(principal, action: "profile.read", purpose: purposeKey, subjectId: subjectId,
+                            fields: Array(view.values.keys), outcome: view.withheldReason ?? "ok")
+        return view
+    }
+
+    /// Subjects visible for a purpose, with their values for it, one page at a time (ordered by id).
+    public func listProfiles(purpose purposeKey: String, cursor: String?, limit: Int, by principal: Principal) async throws -> Page<ProfileView> {
+        let registry = self.registry
+        guard let purpose = registry.purposes[purposeKey] else { throw CandorError.invalid("Candor-Purpose", "unknown purpose '\(purposeKey)'") }
+        let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+        let now = self.now
+        let after = cursor ?? ""
+        let page = try await database.read { connection -> Page<ProfileView> in
+            let rows: [SQLRow]
+            if purpose.legalBasis.requiresConsent {
+                rows = try connection.query(
+                    """
+                    SELECT s.id FROM consents c JOIN subjects s ON s.id = c.subject_id
+                    WHERE c.purpose = ? AND c.status = 'granted' AND (c.expires_at IS NULL OR c.expires_at > ?)
+                      AND s.status = 'active' AND c.subject_id > ? ORDER BY c.subject_id LIMIT ?
+                    """, [.text(purposeKey), .int(now), .text(after), .int(Int64(limit + 1))])
+            } else {
+                rows = try connection.query("SELECT id FROM subjects WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?", [.text(after), .int(Int64(limit + 1))])
+            }
+            let ids = rows.prefix(limit).map { $0.text(0) }
+            let values = try Self.profileValues(connection, subjectIds: ids)
+            let views = ids.map { id in
+                ProfileView(subjectId: id, purpose: purposeKey, isVisible: true, withheldReason: nil, values: (values[id] ?? [:]).filter { allowed.contains($0.key) })
+            }
+            return Page(data: views, nextCursor: rows.count > limit ? ids.last : nil)
+        }
+        try await auditReads(principal, action: "profile.list", purpose: purposeKey, views: page.data)
+        return page
+    }
+
+    /// The subject's declarations of fields that serve `purpose`, newest first, decrypted from the ledger.
+    public func history(subjectId: String, purpose purposeKey: String, by principal: Principal) async throws -> [HistoryItem] {
+        let registry = self.registry
+        guard let purpose = registry.purposes[purposeKey] else { throw CandorError.invalid("Candor-Purpose", "unknown purpose '\(purposeKey)'") }
+        let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+        let now = self.now
+        let items = try await database.read { connection -> [HistoryItem] in
+            guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) else {
+                throw CandorError(.notFound, "no subject '\(subjectId)'")
+            }
+            let status = SubjectStatus(rawValue: row.text(0)) ?? .active
+            if status == .erased { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
+            let consent = try Self.consentRecords(connection, subjectId: subjectId, purpose: purposeKey).first
+            guard PurposeGate.visibility(for: purpose, status: status, consent: consent, now: now) == .visible else { return [] }
+            let key = try self.subjectKey(connection, subjectId)
+            var items = [HistoryItem]()
+            for entry in try self.ledgerEntries(connection, subjectId: subjectId) where entry.kind == "declaration" {
+                let record = try CandorJSON.decode(LedgerRecord.self, from: SubjectCipher.open(entry.payload, key: key, subjectId: subjectId))
+                let values = (record.values ?? []).filter { allowed.contains($0.field) }
+                if values.isEmpty { continue }
+                items.append(HistoryItem(seq: entry.seq, kind: entry.kind, recordedAt: Timestamp.rfc3339(entry.createdAt), declarationId: record.declarationId,
+                                         source: record.source, collectionPoint: record.collectionPoint, values: values, consents: nil))
+            }
+            return items.reversed()
+        }
+        try await auditOnly(principal, action: "history.read", purpose: purposeKey, subjectId: subjectId,
+                            fields: Array(Set(items.flatMap { $0.values ?? [] }.map(\.field))))
+        return items
+    }
+
+    /// The subject's consents for the purposes the team holds, and their history from the ledger.
+    public func consents(subjectId: String, by principal: Principal, purpose purposeKey: String) async throws -> (current: [ConsentView], history: [HistoryItem]) {
+        let held = Set(principal.team.purposes)
+        let now = self.now
+        let result = try await database.read { connection -> ([ConsentView], [HistoryItem]) in
+            guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) else {
+                throw CandorError(.notFound, "no subject '\(subjectId)'")
+            }
+            if row.text(0) == SubjectStatus.erased.rawValue { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
+            let current = try Self.consentRecords(connection, subjectId: subjectId, purpose: nil).filter { held.contains($0.purpose) }.map { ConsentView($0, now: now) }
+            let key = try self.subjectKey(connection, subjectId)
+            var history = [HistoryItem]()
+            for entry in try self.ledgerEntries(connection, subjectId: subjectId) where entry.kind == "consent" {
+                let record = try CandorJSON.decode(LedgerRecord.self, from: SubjectCipher.open(entry.payload, key: key, subjectId: subjectId))
+                let changes = (record.consents ?? []).filter { held.contains($0.purpose) }
+                if changes.isEmpty { continue }
+                history.append(HistoryItem(seq: entry.seq, kind: entry.kind, recordedAt: Timestamp.rfc3339(entry.createdAt), consents: changes))
+            }
+            return (current, history.reversed())
+        }
+        try await auditOnly(principal, action: "consent.read", purpose: purposeKey, subjectId: subjectId)
+        return result
+    }
+
+    static func consentRecords(_ connection: SQLConnection, subjectId: String, purpose: String?) throws -> [ConsentRecord] {
+        var sql = "SELECT purpose, status, method, notice_version, updated_at, expires_at FROM consents WHERE subject_id = ?"
+        var arguments: [SQLValue] = [.text(subjectId)]
+        if let purpose {
+            sql += " AND purpose = ?"
+            arguments.append(.text(purpose))
+        }
+        return try connection.query(sql + " ORDER BY purpose", arguments).map { row in
+            ConsentRecord(purpose: row.text(0), status: ConsentStatus(rawValue: row.text(1)) ?? .withdrawn, method: ConsentMethod(rawValue: row.text(2)) ?? .api,
+                          noticeVersion: row.optionalInt(3).map(Int.init), updatedAt: row.int(4), expiresAt: row.optionalInt(5))
+        }
+    }
+
+    static func profileValues(_ connection: SQLConnection, subjectIds: [String]) throws -> [String: [String: ProfileValue]] {
+        guard !subjectIds.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: subjectIds.count).joined(separator: ", ")
+        var out = [String: [String: ProfileValue]]()
+        for row in try connection.query(
+            "SELECT subject_id, field, value, declared_at, declaration_id, source, collection_point, notices FROM profile_values WHERE subject_id IN (\(marks))",
+            subjectIds.map(SQLValue.text))
+        {
+            out[row.text(0), default: [:]][row.text(1)] = ProfileValue(
+                value: try CandorJSON.decode(JSONValue.self, from: row.text(2)), declaredAt: Timestamp.rfc3339(row.int(3)),
+                declarationId: row.text(4), source: row.text(5), collectionPoint: row.optionalText(6),
+                notices: try CandorJSON.decode([String: Int].self, from: row.text(7)))
+        }
+        return out
+    }
+
+    func subjectKey(_ connection: SQLConnection, _ subjectId: String) throws -> SymmetricKey {
+        guard let row = try connection.queryOne("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?", .text(subjectId)) else {
+            throw CandorStoreError.corrupt("subject \(subjectId) has no key")
+        }
+        return try secrets.unwrapSubjectKey(row.blob(0), subjectId: subjectId)
+    }
+
+    /// Records a read in the audit log (durably, before the data is handed out).
+    func auditOnly(_ principal: Principal, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok") async throws {
+        _ = try await committer.submit { connection in
+            try self.audit(connection, principal, action: action, purpose: purpose, subjectId: subjectId, fields: fields, outcome: outcome)
+        }
+    }
+
+    func auditReads(_ principal: Principal, action: String, purpose: String, views: [ProfileView]) async throws {
+        guard !views.isEmpty else { return }
+        _ = try await committer.submit { connection in
+            for view in views {
+                try self.audit(connection, principal, action: action, purpose: purpose, subjectId: view.subjectId, fields: Array(view.values.keys))
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import CandorCore
+import Crypto
+import Foundation
+import Logging
+
+/// Who is acting: the API key and its team. Every write and every read of personal data is audited
+/// under it.
+public struct Principal: Sendable, Hashable {
+    public var key: APIKey
+    public var team: Team
+
+    public init(key: APIKey, team: Team) {
+        self.key = key
+        self.team = team
+    }
+
+    /// Whether the team holds a role.
+    public func has(_ role: Role) -> Bool { team.roles.contains(role) }
+}
+
+/// An `Idempotency-Key` with the hash of the request it came with.
+public struct IdempotencyRequest: Sendable {
+    public var key: String
+    public var requestHash: String
+
+    public init(key: String, requestHash: String) {
+        self.key = key
+        self.requestHash = requestHash
+    }
+}
+
+/// What a write returns: a fresh result, or the stored answer of an earlier request with the same key.
+public enum WriteOutcome<Result: Sendable>: Sendable {
+    case fresh(Result)
+    case replayed(status: Int, body: [UInt8])
+}
+
+/// The registry as the server sees it between changes: small, read on every request, kept in memory.
+public struct RegistrySnapshot: Sendable {
+    public var purposes: [String: Purpose] = [:]
+    public var fields: [String: Field] = [:]
+    public var teams: [String: Team] = [:]
+    public var keysByHash: [String: APIKey] = [:]
+    public var keysById: [String: APIKey] = [:]
+    public var notices: [String: [NoticeVersion]] = [:]
+
+    /// The current notice of a purpose.
+    public func currentNotice(of purpose: String) -> NoticeVersion? {
+        guard let version = purposes[purpose]?.currentNoticeVersion else { return nil }
+        return notices[purpose]?.first { $0.version == version }
+    }
+}
+
+/// Candor's storage: the registry, subjects, declarations, consents, the ledger, audit, outbox and
+/// idempotency — written once over `SQLDatabase`, so SQLite and PostgreSQL share every rule.
+///
+/// Writes go through a group committer: each is one savepoint in a shared transaction, with its
+/// projection, ledger entry, audit row and outbox event together, and returns after a durable commit.
+public final class CandorStore: Sendable {
+    public let database: SQLDatabase
+    let secrets: ServerSecrets
+    let clock: CandorClock
+    let committer: GroupCommitter
+    let registryBox = Locked(RegistrySnapshot())
+    let logger: Logger
+    /// Whether special-category fields may be registered (an explicit installation setting).
+    public let allowSpecialCategory: Bool
+
+    /// Opens a store over a database, migrating it first so nobody ever holds an unmigrated store.
+    public init(database: SQLDatabase, secrets: ServerSecrets, clock: CandorClock = SystemClock(), allowSpecialCategory: Bool = false, logger: Logger = Logger(label: "candor.store")) async throws {
+        self.database = database
+        self.secrets = secrets
+        self.clock = clock
+        self.allowSpecialCategory = allowSpecialCategory
+        self.logger = logger
+        self.committer = GroupCommitter(database: database)
+        try await database.migrate()
+        try await reloadRegistry()
+    }
+
+    /// The registry as last loaded.
+    public var registry: RegistrySnapshot { registryBox.withLock { $0 } }
+
+    /// The public key that verifies this installation's checkpoints, as hex.
+    public var signingPublicKeyHex: String { Digest.hex(secrets.signingPublicKey) }
+
+    var now: Int64 { clock.nowMillis() }
+
+    /// Reloads the registry from the database (after a change here, or periodically to see other nodes' changes).
+    public func reloadRegistry() async throws {
+        let snapshot = try await database.read { connection -> RegistrySnapshot in
+            var snapshot = RegistrySnapshot()
+            for row in try connection.query("SELECT body FROM purposes", []) {
+                let purpose = try CandorJSON.decode(Purpose.self, from: row.text(0))
+                snapshot.purposes[purpose.key] = purpose
+            }
+            for row in try connection.query("SELECT body FROM notices ORDER BY purpose, version", []) {
+                let notice = try CandorJSON.decode(NoticeVersion.self, from: row.text(0))
+                snapshot.notices[notice.purpose, default: []].append(notice)
+            }
+            for row in try connection.query("SELECT body FROM fields", []) {
+                let field = try CandorJSON.decode(Field.self, from: row.text(0))
+                snapshot.fields[field.key] = field
+            }
+            for row in try connection.query("SELECT body FROM teams", []) {
+                let team = try CandorJSON.decode(Team.self, from: row.text(0))
+                snapshot.teams[team.key] = team
+            }
+            for row in try connection.query("SELECT hash, body FROM api_keys", []) {
+                let key = try CandorJSON.decode(APIKey.self, from: row.text(1))
+                snapshot.keysByHash[row.text(0)] = key
+                snapshot.keysById[key.id] = key
+            }
+            return snapshot
+        }
+        registryBox.withLock { $0 = snapshot }
+    }
+
+    /// Finds the principal behind a secret or publishable key; nil for an unknown or revoked key.
+    public func authenticate(_ presented: String) -> Principal? {
+        let hash = KeyMaterial.storageHash(presented)
+        let registry = self.registry
+        guard let key = registry.keysByHash[hash], key.revokedAt == nil, let team = registry.teams[key.team] else { return nil }
+        return Principal(key: key, team: team)
+    }
+
+    // MARK: - The write path
+
+    /// Runs a write command in the next grouped transaction. With an idempotency key, a retried request
+    /// gets the first answer and writes nothing; the same key with another body is refused.
+    func write<R: Codable & Sendable>(
+        _ principal: Principal?, idempotency: IdempotencyRequest?, status: Int, subjectId: String? = nil,
+        _ command: @escaping (SQLConnection) throws -> R
+    ) async throws -> WriteOutcome<R> {
+        try await committer.submit { connection -> WriteOutcome<R> in
+            if let idempotency, let principal {
+                if let row = try connection.queryOne(
+                    "SELECT request_hash, status, body FROM idempotency WHERE key_id = ? AND idem_key = ?",
+                    .text(principal.key.id), .text(idempotency.key))
+                {
+                    guard constantTimeEquals(Array(row.text(0).utf8), Array(idempotency.requestHash.utf8)) else {
+                        throw CandorError(.idempotencyMismatch, "this Idempotency-Key was used with a different request body")
+                    }
+                    return .replayed(status: Int(row.int(1)), body: row.blob(2))
+                }
+            }
+            let result = try command(connection)
+            if let idempotency, let principal {
+                try connection.execute(
+                    "INSERT INTO idempotency (key_id, idem_key, request_hash, status, body, subject_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    .text(principal.key.id), .text(idempotency.key), .text(idempotency.requestHash), .int(Int64(status)),
+                    .blob(Array(try CandorJSON.encode(result))), .text(subjectId), .int(self.now))
+            }
+            return .fresh(result)
+        }
+    }
+
+    /// Appends an audit row inside a transaction.
+    func audit(_ connection: SQLConnection, _ principal: Principal?, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok") throws {
+        try connection.execute(
+            "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            .int(now), .text(principal?.key.id ?? "system"), .text(principal?.team.key ?? "system"), .text(action), .text(purpose),
+            .text(subjectId), .text(try CandorJSON.string(fields.sorted())), .text(outcome))
+    }
+
+    /// Appends an event for the delivery workers inside a transaction.
+    func emit(_ connection: SQLConnection, type: String, subjectId: String?, data: [String: JSONValue]) throws {
+        let eventId = Identifier.make("evt")
+        var payload: [String: JSONValue] = [
+            "id": .string(eventId), "type": .string(type), "occurred_at": .string(Timestamp.rfc3339(now)), "data": .object(data),
+        ]
+        if let subjectId { payload["subject_id"] = .string(subjectId) }
+        try connection.execute(
+            "INSERT INTO outbox (subject_id, event_id, type, payload, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+            .text(subjectId), .text(eventId), .text(type), .text(try CandorJSON.string(payload)), .int(now))
+    }
+
+    /// Events waiting in the outbox, oldest first (the delivery workers' queue).
+    public func pendingEvents(limit: Int = 100) async throws -> [OutboxEvent] {
+        try await database.read { connection in
+            try connection.query("SELECT id, event_id, type, subject_id, payload FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", [.int(Int64(limit))])
+                .map { OutboxEvent(sequence: $0.int(0), id: $0.text(1), type: $0.text(2), subjectId: $0.optionalText(3), payload: $0.optionalText(4)) }
+        }
+    }
+
+    /// Counts rows of a table (for tests, metrics and reports).
+    public func count(_ table: String) async throws -> Int64 {
+        precondition(table.allSatisfy { $0.isLetter || $0 == "_" })
+        return try await database.read { try $0.queryOne("SELECT count(*) FROM \(table)")?.int(0) ?? 0 }
+    }
+}
+
+/// An event in the outbox.
+public struct OutboxEvent: Sendable, Hashable {
+    public var sequence: Int64
+    public var id: String
+    public var type: String
+    public var subjectId: String?
+    /// The event as JSON; nil once the subject was erased.
+    public var payload: String?
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import CandorCore
+import CandorServer
+import CandorStore
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+
+/// The `candor` executable: parses arguments and delegates. No logic of its own.
+@main
+struct Candor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "candor",
+        abstract: "Candor: a self-hosted zero-party data platform.",
+        subcommands: [Serve.self, Demo.self, Migrate.self, LedgerCommand.self, Erase.self, Bench.self])
+}
+
+/// Options shared by every command that opens the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory for the SQLite database and generated secrets (default ./candor-data; env CANDOR_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Run on PostgreSQL: postgres://user:password@host:port/database (env CANDOR_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: .long, help: "A JSON configuration file (keys: host, port, data_dir, database_url, allow_special_category, checkpoint_interval, max_body_bytes, public_base_url).")
+    var config: String?
+
+    @Option(name: .long, help: "Port to listen on (default 8080; env CANDOR_PORT).")
+    var port: Int?
+
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1; env CANDOR_HOST).")
+    var host: String?
+
+    /// Resolves the configuration: flags, then environment (CANDOR_…), then the file, then defaults.
+    func resolve() async throws -> ServerConfig {
+        var flags = [AbsoluteConfigKey: ConfigValue]()
+        if let dataDir { flags["data_dir"] = ConfigValue(.string(dataDir), isSecret: false) }
+        if let databaseURL { flags["database_url"] = ConfigValue(.string(databaseURL), isSecret: true) }
+        if let port { flags["port"] = ConfigValue(.int(port), isSecret: false) }
+        if let host { flags["host"] = ConfigValue(.string(host), isSecret: false) }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: flags),
+            KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { key in key.prepending(["candor"]) },
+        ]
+        if let config { providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(config))) }
+        let reader = ConfigReader(providers: providers)
+        var resolved = ServerConfig()
+        resolved.host = reader.string(forKey: "host", default: resolved.host)
+        resolved.port = reader.int(forKey: "port", default: resolved.port)
+        resolved.dataDirectory = reader.string(forKey: "data_dir", default: resolved.dataDirectory)
+        resolved.databaseURL = reader.string(forKey: "database_url", isSecret: true)
+        resolved.allowSpecialCategory = reader.bool(forKey: "allow_special_category", default: false)
+        resolved.checkpointIntervalSeconds = reader.int(forKey: "checkpoint_interval", default: resolved.checkpointIntervalSeconds)
+        resolved.maxBodyBytes = reader.int(forKey: "max_body_bytes", default: resolved.maxBodyBytes)
+        resolved.publicBaseURL = reader.string(forKey: "public_base_url")
+        return resolved
+    }
+}
+
+func makeLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["CANDOR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return logger
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server from configuration (SQLite by default, PostgreSQL with --database-url).")
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        let config = try await options.resolve()
+        let logger = makeLogger("candor")
+        _ = CandorMetrics.registry
+        let store = try await openStore(config, logger: logger)
+        let app = try await buildApplication(config: config, store: store, logger: logger) { port in
+            print("Candor is listening on http://\(config.host):\(port)")
+        }
+        try await app.runService()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a demo workspace with 10,000 synthetic people and serve it.")
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "How many synthetic people to create on first run.")
+    var subjects = 10_000
+
+    @Flag(help: "Seed the workspace, print what was made, and exit instead of serving.")
+    var seedOnly = false
+
+    func run() async throws {
+        let config = try await options.resolve()
+        let logger = makeLogger("candor")
+        _ = CandorMetrics.registry
+        let store = try await openStore(config, logger: logger)
+        let keysFile = URL(fileURLWithPath: config.dataDirectory).appendingPathComponent("demo-keys.json")
+        let keys: DemoWorkspace.Keys
+        if store.registry.purposes["newsletter"] != nil, let data = try? Data(contentsOf: keysFile),
+           let saved = try? JSONDecoder().decode(DemoWorkspace.Keys.self, from: data)
+        {
+            keys = saved
+            print("Using the demo workspace already in \(config.dataDirectory)")
+        } else {
+            print("Creating the demo workspace in \(config.dataDirectory) …")
+            let started = Date()
+            keys = try await DemoWorkspace.seedRegistry(store, publishableOrigins: [config.baseURL, "http://localhost:\(config.port)"])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writePrivateFile(keysFile, contents: String(decoding: try encoder.encode(keys), as: UTF8.self) + "\n")
+            try await DemoWorkspace.seedSubjects(store, count: subjects)
+            try await store.checkpoint()
+            print("Created \(subjects) people with declarations and consents in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        }
+        let base = config.baseURL
+        print("""
+
+        Demo keys (also in \(keysFile.path), mode 0600):
+          admin (team it)        \(keys.admin)
+          marketing              \(keys.marketing)
+          sales                  \(keys.sales)
+          support                \(keys.support)
+          publishable (browser)  \(keys.publishable)
+
+        Try:
+          \(base)/                 start page
+          \(base)/openapi.yaml     API contract
+          curl -s \(base)/v1/subjects?limit=2 -H "Authorization: Bearer \(keys.marketing)" -H "Candor-Purpose: offers"
+          curl -s \(base)/v1/ledger/verify -H "Authorization: Bearer \(keys.admin)"
+        """)
+        if seedOnly { return }
+        let app = try await buildApplication(config: config, store: store, logger: logger) { port in
+            print("\nCandor demo is running at http://\(config.host):\(port) — press Ctrl-C to stop.")
+        }
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations and exit.")
+    @OptionGroup var options: StoreOptions
+
+    func run() async throws {
+        let store = try await openStore(try await options.resolve(), logger: makeLogger("candor"))
+        try await store.database.close()
+        print("migrations applied")
+    }
+}
+
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "The tamper-evident ledger.", subcommands: [Verify.self, MakeCheckpoint.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify every chain and the newest signed checkpoint; exit 0 when intact, 1 when broken.")
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            let store = try await openStore(try await options.resolve(), logger: makeLogger("candor"))
+            let started = Date()
+            let report = try await store.verifyLedger()
+            let seconds = Date().timeIntervalSince(started)
+            if report.isIntact {
+                print("ledger intact: \(report.chains) chains, \(report.entries) entries, checkpoint \(report.checkpoint?.id ?? "none") (\(String(format: "%.2f", seconds)) s)")
+            } else if let broken = report.firstBreak {
+                print("ledger BROKEN at subject \(broken.subjectId) entry \(broken.seq): \(broken.reason)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct MakeCheckpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Sign a checkpoint over every chain now.")
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            let store = try await openStore(try await options.resolve(), logger: makeLogger("candor"))
+            if let checkpoint = try await store.checkpoint() {
+                print("checkpoint \(checkpoint.id): \(checkpoint.chainCount) chains, \(checkpoint.entryCount) entries, root \(checkpoint.root)")
+            } else {
+                print("the ledger is empty")
+            }
+        }
+    }
+}
+
+struct Erase: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Erase a subject: delete every projection, destroy its key, keep a tombstone.")
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "The subject id (sub_…).")
+    var subjectId: String
+
+    func run() async throws {
+        let store = try await openStore(try await options.resolve(), logger: makeLogger("candor"))
+        do {
+            _ = try await store.erase(subjectId: subjectId, by: nil)
+            print("erased \(subjectId)")
+        } catch let error as CandorError {
+            print("not erased: \(error.detail)")
+            throw ExitCode(1)
+        }
+    }
+}

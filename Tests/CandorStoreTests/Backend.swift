@@ -1,0 +1,92 @@
+import CandorCore
+import CandorStore
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// A database the store contract runs against. SQLite always; PostgreSQL when
+/// `CANDOR_TEST_POSTGRES_URL` names a server (e.g. `postgres://postgres@127.0.0.1:55432/postgres`).
+enum Backend: Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres(url: String)
+
+    /// The backends this run can reach.
+    static var available: [Backend] {
+        var backends: [Backend] = [.sqlite]
+        if let url = ProcessInfo.processInfo.environment["CANDOR_TEST_POSTGRES_URL"], !url.isEmpty {
+            backends.append(.postgres(url: url))
+        }
+        return backends
+    }
+
+    var testDescription: String {
+        switch self {
+        case .sqlite: "SQLite"
+        case .postgres: "PostgreSQL"
+        }
+    }
+
+    var isSQLite: Bool { if case .sqlite = self { true } else { false } }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "candor.tests")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// A fresh, empty database of this kind, and the function that throws it away afterwards.
+    func makeDatabase() async throws -> (database: SQLDatabase, dispose: @Sendable () async -> Void) {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-test-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let database = try SQLiteDatabase(path: directory.appendingPathComponent("candor.sqlite").path)
+            return (database, {
+                try? await database.close()
+                try? FileManager.default.removeItem(at: directory)
+            })
+        case .postgres(let url):
+            // One database per test, so tests are independent and can run in parallel.
+            let name = "candor_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            try await Self.administer(url, "CREATE DATABASE \(name)")
+            guard var components = URLComponents(string: url) else { throw CandorStoreError.configuration("bad CANDOR_TEST_POSTGRES_URL") }
+            components.path = "/" + name
+            let database = try await PostgresDatabase.connect(url: components.string!, readerCount: 2, logger: Self.logger)
+            return (database, {
+                try? await database.close()
+                try? await Self.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            })
+        }
+    }
+
+    /// Runs one statement outside a transaction on the server named by the URL (CREATE / DROP DATABASE).
+    static func administer(_ url: String, _ sql: String) async throws {
+        guard let components = URLComponents(string: url), let host = components.host else {
+            throw CandorStoreError.configuration("bad CANDOR_TEST_POSTGRES_URL")
+        }
+        let configuration = PostgresConnection.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
+            database: components.path.count > 1 ? String(components.path.dropFirst()) : "postgres", tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}
+
+/// A clock the tests move by hand (consent expiry).
+final class TestClock: CandorClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var millis: Int64
+
+    init(start: Int64 = Timestamp.millis(Date())) { millis = start }
+
+    func nowMillis() -> Int64 { lock.withLock { millis } }
+
+    func advance(byMillis delta: Int64) { lock.withLock { millis += delta } }
+}
