@@ -54,12 +54,15 @@ public enum Timestamp {
 
     /// Parses RFC 3339 text (with or without fractional seconds, `Z` or an offset) into milliseconds.
     public static func parse(_ text: String) -> Int64? {
+        // Rounded, not truncated: the parsed Date is binary floating point, so `.123` can come back as
+        // `.12299…`, which truncation would turn into the wrong millisecond.
+        func nearestMillis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
         let withFraction = ISO8601DateFormatter()
         withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = withFraction.date(from: text) { return millis(date) }
+        if let date = withFraction.date(from: text) { return nearestMillis(date) }
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return millis(date) }
+        if let date = plain.date(from: text) { return nearestMillis(date) }
         return nil
     }
 }

@@ -54,9 +54,10 @@ public func writePrivateFile(_ url: URL, contents: String) throws {
 /// Builds the router over a store: the same routes in production and in tests.
 public func buildRouter(config: ServerConfig, store: CandorStore, resources: Resources) -> Router<CandorRequestContext> {
     let router = Router(context: CandorRequestContext.self)
+    // Outermost, so that problem documents (errors thrown below and turned into answers by ProblemMiddleware) carry them too.
+    router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: SecurityHeadersMiddleware())
     SystemRoutes(store: store, resources: resources, config: config).add(to: router)
     let support = RouteSupport(store: store, maxBodyBytes: config.maxBodyBytes)
     let api = router.group("v1").add(middleware: AuthMiddleware(store: store))

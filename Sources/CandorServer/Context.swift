@@ -82,7 +82,7 @@ struct RouteSupport: Sendable {
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
         } catch {
-            throw CandorError(.tooLarge, "the body exceeds \(maxBodyBytes) bytes")
+            throw CandorError(.tooLarge, "the body exceeds \(maxBodyBytes) bytes", errors: [FieldError("body", "must be at most \(maxBodyBytes) bytes")])
         }
         let data = Data(buffer: buffer)
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {

@@ -56,6 +56,16 @@ struct StartPage {
             "field": "Field",
             "type": "Type",
             "purpose": "Purpose",
+            "consent": "consent",
+            "contract": "contract",
+            "legitimate_interest": "legitimate interest",
+            "legal_obligation": "legal obligation",
+            "single_choice": "single choice",
+            "multi_choice": "multiple choice",
+            "boolean": "yes / no",
+            "number": "number",
+            "text": "text",
+            "date": "date",
         ],
         "he": [
             "title": "Candor",
@@ -80,19 +90,30 @@ struct StartPage {
             "field": "שדה",
             "type": "סוג",
             "purpose": "מטרה",
+            "consent": "הסכמה",
+            "contract": "חוזה",
+            "legitimate_interest": "אינטרס לגיטימי",
+            "legal_obligation": "חובה חוקית",
+            "single_choice": "בחירה אחת",
+            "multi_choice": "בחירה מרובה",
+            "boolean": "כן / לא",
+            "number": "מספר",
+            "text": "טקסט",
+            "date": "תאריך",
         ],
     ]
 
     func context() -> [String: Any] {
         let registry = store.registry
         let code = language.code
+        let strings = Self.strings[code] ?? Self.strings["en"]!
         let purposes: [[String: Any]] = registry.purposes.values.sorted { $0.key < $1.key }.map { purpose in
             let notice = registry.currentNotice(of: purpose.key)
             let text = notice?.texts[code] ?? notice?.texts["en"]
             return [
                 "key": purpose.key,
                 "name": purpose.names[code] ?? purpose.names["en"] ?? purpose.key,
-                "basis": purpose.legalBasis.rawValue.replacingOccurrences(of: "_", with: " "),
+                "basis": strings[purpose.legalBasis.rawValue] ?? purpose.legalBasis.rawValue,
                 "retention": purpose.retentionDays,
                 "dpv": purpose.dpvTerm,
                 "dpvIRI": DPVPurposes.iri(purpose.dpvTerm),
@@ -105,7 +126,7 @@ struct StartPage {
             [
                 "key": field.key,
                 "label": field.labels[code] ?? field.labels["en"] ?? field.key,
-                "type": field.type.rawValue.replacingOccurrences(of: "_", with: " "),
+                "type": strings[field.type.rawValue] ?? field.type.rawValue,
                 "purposes": field.purposes.joined(separator: ", "),
             ]
         }
@@ -113,12 +134,12 @@ struct StartPage {
         return [
             "lang": code,
             "dir": language.direction,
-            "t": Self.strings[code] ?? Self.strings["en"]!,
+            "t": strings,
             "purposes": purposes,
             "fields": fields,
             "base": base,
             "tour": """
-            ADMIN=$(python3 -c 'import json;print(json.load(open("candor-data/demo-keys.json"))["admin"])')
+            ADMIN=$(python3 -c 'import json;print(json.load(open("\(config.dataDirectory)/demo-keys.json"))["admin"])')
             curl -s \(base)/v1/purposes -H "Authorization: Bearer $ADMIN"
             """,
         ]

@@ -18,18 +18,19 @@ extension CandorStore {
             if let emailHash, let row = try connection.queryOne("SELECT id FROM subjects WHERE email_hash = ?", .text(emailHash)) {
                 throw CandorError(.conflict, "subject \(row.text(0)) already has this email", errors: [FieldError("email", "already belongs to a subject")])
             }
+            let at = self.now
             let (key, wrapped) = try self.secrets.makeSubjectKey(subjectId: id)
             let emailCipher = try input.email.map { try SubjectCipher.seal(Data(ServerSecrets.normalizeEmail($0).utf8), key: key, subjectId: id) }
             try connection.execute(
                 "INSERT INTO subjects (id, external_id, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                .text(id), .text(input.externalId), .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(self.now), .int(self.now))
+                .text(id), .text(input.externalId), .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(at), .int(at))
             try connection.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?, ?)", .text(id), .blob(wrapped))
             _ = try self.appendLedger(connection, subjectId: id, key: key, kind: "subject.created",
                                       record: LedgerRecord(actor: principal?.key.id ?? "system", externalId: input.externalId, email: input.email.map(ServerSecrets.normalizeEmail)))
             try self.audit(connection, principal, action: "subject.create", subjectId: id)
             try self.emit(connection, type: "subject.created", subjectId: id, data: [:])
             return Subject(id: id, externalId: input.externalId, hasEmail: input.email != nil, status: .active,
-                           createdAt: Timestamp.rfc3339(self.now), updatedAt: Timestamp.rfc3339(self.now))
+                           createdAt: Timestamp.rfc3339(at), updatedAt: Timestamp.rfc3339(at))
         }
     }
 

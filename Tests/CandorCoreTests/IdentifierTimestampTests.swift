@@ -23,9 +23,10 @@ struct IdentifierTimestampTests {
 
     @Test("Identifiers sort by creation time, to the millisecond")
     func identifiersSortByTime() {
-        let start = Date(timeIntervalSince1970: 1_780_272_000)
-        let times = (0..<500).map { start.addingTimeInterval(Double($0) * 0.001 + Double($0 / 100) * 86_400 * 400) }
-        let ids = times.map { Identifier.make("sub", at: $0) }
+        // Consecutive milliseconds, with jumps of 400 days every 100 ids (the middle of each millisecond,
+        // so that binary floating point cannot move a time into its neighbour).
+        let millis = (0..<500).map { Int64(1_780_272_000_000) + Int64($0) + Int64($0 / 100) * 400 * 86_400_000 }
+        let ids = millis.map { Identifier.make("sub", at: Date(timeIntervalSince1970: (Double($0) + 0.5) / 1000)) }
         #expect(ids.sorted() == ids)
         #expect(Set(ids).count == ids.count)
     }

@@ -29,6 +29,9 @@ enum Backend: Sendable, CustomTestStringConvertible {
 
     var isSQLite: Bool { if case .sqlite = self { true } else { false } }
 
+    /// At most this many PostgreSQL test databases are open at once (each holds three connections).
+    static let postgresSlots = AsyncSemaphore(8)
+
     static let logger: Logger = {
         var logger = Logger(label: "candor.tests")
         logger.logLevel = .critical
@@ -47,15 +50,25 @@ enum Backend: Sendable, CustomTestStringConvertible {
                 try? FileManager.default.removeItem(at: directory)
             })
         case .postgres(let url):
-            // One database per test, so tests are independent and can run in parallel.
+            // One database per test, so tests are independent and can run in parallel — but only a few at
+            // a time, so that a server with the default max_connections (100) is never exhausted.
             let name = "candor_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-            try await Self.administer(url, "CREATE DATABASE \(name)")
             guard var components = URLComponents(string: url) else { throw CandorStoreError.configuration("bad CANDOR_TEST_POSTGRES_URL") }
             components.path = "/" + name
-            let database = try await PostgresDatabase.connect(url: components.string!, readerCount: 2, logger: Self.logger)
+            await Self.postgresSlots.acquire()
+            let database: SQLDatabase
+            do {
+                try await Self.administer(url, "CREATE DATABASE \(name)")
+                database = try await PostgresDatabase.connect(url: components.string!, readerCount: 2, logger: Self.logger)
+            } catch {
+                try? await Self.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+                await Self.postgresSlots.release()
+                throw error
+            }
             return (database, {
                 try? await database.close()
                 try? await Self.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+                await Self.postgresSlots.release()
             })
         }
     }
@@ -76,6 +89,26 @@ enum Backend: Sendable, CustomTestStringConvertible {
             throw error
         }
         try await connection.close()
+    }
+}
+
+/// A counting semaphore for async code.
+actor AsyncSemaphore {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { available = count }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { available += 1 } else { waiters.removeFirst().resume() }
     }
 }
 
