@@ -86,7 +86,8 @@ public enum DemoWorkspace {
             guard case .fresh(let created) = try await store.createKey(KeyInput(name: name, team: team, kind: kind, origins: origins), by: nil) else {
                 throw CandorStoreError.corrupt("a new key was replayed")
             }
-            return created.secret
+            guard let secret = created.secret else { throw CandorStoreError.corrupt("a new key came without its secret") }
+            return secret
         }
         return Keys(
             admin: try await secret("Demo admin", "it"), marketing: try await secret("Demo marketing", "marketing"),

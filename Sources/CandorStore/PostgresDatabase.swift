@@ -79,17 +79,12 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func purgeFreedSpace() async throws {
-        // PostgreSQL reclaims dead tuples with VACUUM; the erased rows' key is already destroyed.
-        let connection = PostgresBlockingConnection(connection: writer, logger: logger)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            writeQueue.async {
-                continuation.resume(with: Result {
-                    for table in ["subjects", "profile_values", "consents", "subject_keys", "outbox", "idempotency"] {
-                        try connection.execute("VACUUM \(table)", [])
-                    }
-                })
-            }
-        }
+        // Nothing to do at once: the erased person's key is destroyed in the same transaction, and
+        // PostgreSQL's autovacuum reclaims the dead row versions of the deleted projections.
+    }
+
+    public func isUniqueViolation(_ error: Error) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
     }
 
     public func close() async throws {
@@ -100,50 +95,81 @@ public final class PostgresDatabase: SQLDatabase {
 
 /// A PostgreSQL connection driven synchronously from a dispatch thread (never a Swift concurrency
 /// thread), so that the store's transaction logic is the same code on both backends.
-struct PostgresBlockingConnection: SQLConnection, @unchecked Sendable {
+///
+/// Statements that return no rows are pipelined: sent at once, in order, and only waited for at the
+/// next query, savepoint end or commit. A transaction of many inserts then costs about one round trip
+/// per query instead of one per statement. Errors are still reported before anything commits.
+final class PostgresBlockingConnection: SQLConnection, @unchecked Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    private var pending: [EventLoopFuture<PostgresQueryResult>] = []
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
 
     func transaction<T>(readOnly: Bool, _ body: (SQLConnection) throws -> T) throws -> T {
         try execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", [])
         do {
             let result = try body(self)
-            try execute("COMMIT", [])
+            // COMMIT of a failed transaction only answers ROLLBACK, so every error must be seen first.
+            try flush()
+            _ = try send("COMMIT", []).wait()
             return result
         } catch {
-            try? execute("ROLLBACK", [])
+            try? flush()
+            _ = try? send("ROLLBACK", []).wait()
             throw error
         }
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
-        _ = try query(sql, arguments)
+        pending.append(send(sql, arguments))
+        if pending.count >= 512 { try flush() }
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        let statement = PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: Self.bindings(arguments))
-        let connection = self.connection
-        let logger = self.logger
-        return try blockingAwait {
-            var rows = [SQLRow]()
-            for try await row in try await connection.query(statement, logger: logger) {
-                rows.append(SQLRow(row.map(Self.value)))
-            }
-            return rows
+        let result: PostgresQueryResult
+        do {
+            result = try send(sql, arguments).wait()
+        } catch {
+            // An earlier pipelined statement may have failed first; its error is the one that matters.
+            try flush()
+            throw error
         }
+        try flush()
+        return result.rows.map { SQLRow($0.map(Self.value)) }
     }
 
     func savepoint<T>(_ body: () throws -> T) throws -> T {
         try execute("SAVEPOINT candor_job", [])
         do {
             let result = try body()
+            try flush()
             try execute("RELEASE SAVEPOINT candor_job", [])
             return result
         } catch {
-            try execute("ROLLBACK TO SAVEPOINT candor_job", [])
+            try? flush()
+            _ = try send("ROLLBACK TO SAVEPOINT candor_job", []).wait()
             try execute("RELEASE SAVEPOINT candor_job", [])
             throw error
         }
+    }
+
+    /// Waits for every pipelined statement and throws the first error among them.
+    func flush() throws {
+        let waiting = pending
+        pending = []
+        var firstError: Error?
+        for future in waiting {
+            do { _ = try future.wait() } catch { if firstError == nil { firstError = error } }
+        }
+        if let firstError { throw firstError }
+    }
+
+    private func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
+        connection.query(PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: Self.bindings(arguments)), logger: logger)
     }
 
     /// Turns `?` placeholders into `$1, $2, …` (Candor's SQL has no `?` inside string literals).
@@ -186,21 +212,6 @@ struct PostgresBlockingConnection: SQLConnection, @unchecked Sendable {
         default: return (try? cell.decode(String.self)).map(SQLValue.text) ?? .null
         }
     }
-}
-
-/// Waits for async work from a dispatch thread. Only ever called off the Swift concurrency pool, so
-/// blocking here cannot starve the tasks that complete the work.
-func blockingAwait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
-    let outcome = Locked<Result<T, Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let result: Result<T, Error>
-        do { result = .success(try await operation()) } catch { result = .failure(error) }
-        outcome.withLock { $0 = result }
-        done.signal()
-    }
-    done.wait()
-    return try outcome.withLock { $0! }.get()
 }
 
 /// Failures of the storage layer itself (not of the caller's input).

@@ -68,6 +68,10 @@ public enum SQLDialect: Sendable {
     /// Appended to a SELECT that must lock the rows it reads for the rest of the transaction.
     /// SQLite has one writer at a time, so it needs nothing.
     var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }
+
+    /// Appended to a SELECT over `subjects s …` to lock the subject's row: every write to one subject
+    /// (and so to its ledger chain) is serialised across nodes.
+    var lockSubject: String { self == .postgres ? " FOR UPDATE OF s" : "" }
 }
 
 /// A connection inside a transaction. Synchronous on purpose: a transaction runs on a thread of its own,
@@ -100,6 +104,8 @@ public protocol SQLDatabase: Sendable {
     var files: [String] { get }
     /// Makes erased data unrecoverable from files beyond the main database (SQLite's WAL).
     func purgeFreedSpace() async throws
+    /// Whether an error is a uniqueness violation (two writers claimed the same key at once).
+    func isUniqueViolation(_ error: Error) -> Bool
     /// Closes connections.
     func close() async throws
 }

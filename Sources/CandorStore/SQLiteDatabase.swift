@@ -50,6 +50,11 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    public func isUniqueViolation(_ error: Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+    }
+
     public func close() async throws { try pool.close() }
 }
 
@@ -57,7 +62,8 @@ struct GRDBConnection: SQLConnection {
     let db: Database
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
-        try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.grdb)))
+        // Cached: the same few statements run for every write, so compiling them once matters.
+        try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments.map(\.grdb)))
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {

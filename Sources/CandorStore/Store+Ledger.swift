@@ -20,11 +20,11 @@ public struct LedgerReport: Codable, Sendable {
 }
 
 extension CandorStore {
-    /// Appends an entry to a subject's chain inside a transaction; the payload is sealed with the subject's key.
-    func appendLedger(_ connection: SQLConnection, subjectId: String, key: SymmetricKey, kind: String, record: LedgerRecord) throws -> LedgerReference {
-        let head = try connection.queryOne("SELECT seq, hash FROM ledger_heads WHERE subject_id = ?\(database.dialect.forUpdate)", .text(subjectId))
-        let seq = (head?.int(0) ?? 0) + 1
-        let prevHash = head?.blob(1) ?? LedgerHash.genesis
+    /// Appends an entry to a subject's chain inside a transaction; the payload is sealed with the
+    /// subject's key. `head` is the chain's head as read under the subject's lock (nil for a new chain).
+    func appendLedger(_ connection: SQLConnection, subjectId: String, key: SymmetricKey, head: LedgerHead?, kind: String, record: LedgerRecord) throws -> LedgerReference {
+        let seq = (head?.seq ?? 0) + 1
+        let prevHash = head?.hash ?? LedgerHash.genesis
         let payload = try SubjectCipher.seal(try CandorJSON.encode(record), key: key, subjectId: subjectId)
         let at = now
         let hash = LedgerHash.entryHash(subjectId: subjectId, seq: seq, kind: kind, createdAt: at, prevHash: prevHash, payload: payload)
@@ -164,6 +164,12 @@ extension CandorStore {
             return (entries, checkpoint)
         }
     }
+}
+
+/// The last entry of a subject's chain.
+struct LedgerHead {
+    var seq: Int64
+    var hash: [UInt8]
 }
 
 /// Reads `ledger_heads` in subject order, a page at a time, alongside the entries.

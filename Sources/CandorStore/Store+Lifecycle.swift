@@ -4,13 +4,15 @@ import Foundation
 extension CandorStore {
     /// Restricts processing (kept, not used: GDPR Art. 18) or lifts the restriction.
     public func setRestricted(_ restricted: Bool, subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
-        try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
-            let (status, key) = try self.liveSubject(connection, subjectId)
+        if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
+        return try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
+            let subject = try self.liveSubject(connection, subjectId)
+            let status = subject.status
             let target: SubjectStatus = restricted ? .restricted : .active
             if status != target {
                 try connection.execute("UPDATE subjects SET status = ?, updated_at = ? WHERE id = ?", .text(target.rawValue), .int(self.now), .text(subjectId))
                 let kind = restricted ? "subject.restricted" : "subject.unrestricted"
-                _ = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: kind, record: LedgerRecord(actor: principal?.key.id ?? "system"))
+                _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: kind, record: LedgerRecord(actor: principal?.key.id ?? "system"))
                 try self.audit(connection, principal, action: kind, subjectId: subjectId)
                 try self.emit(connection, type: kind, subjectId: subjectId, data: [:])
             }
@@ -25,10 +27,11 @@ extension CandorStore {
     /// is destroyed (so the ledger's ciphertext can never be read again), and a tombstone and a final
     /// ledger entry remain. The chain still verifies. Freed space is then purged from the files.
     public func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
-            let (_, key) = try self.liveSubject(connection, subjectId)
+            let subject = try self.liveSubject(connection, subjectId)
             let createdAt = try connection.queryOne("SELECT created_at FROM subjects WHERE id = ?", .text(subjectId))?.int(0) ?? 0
-            _ = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "subject.erased", record: LedgerRecord(actor: principal?.key.id ?? "system"))
+            _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "subject.erased", record: LedgerRecord(actor: principal?.key.id ?? "system"))
             for table in ["profile_values", "consents", "subject_keys", "idempotency"] {
                 try connection.execute("DELETE FROM \(table) WHERE subject_id = ?", .text(subjectId))
             }

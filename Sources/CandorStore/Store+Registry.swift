@@ -4,12 +4,14 @@ import Foundation
 /// A newly created key: the only time its secret is shown.
 public struct CreatedKey: Codable, Sendable {
     public var key: APIKey
-    public var secret: String
+    /// The key itself; nil in a replayed answer, since a secret is shown exactly once.
+    public var secret: String?
 }
 
 extension CandorStore {
     /// Registers a purpose, with notice version 1 when the input carries a notice.
     public func createPurpose(_ input: PurposeInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Purpose> {
+        if let replayed: WriteOutcome<Purpose> = try await replay(principal, idempotency) { return replayed }
         let createdAt = Timestamp.rfc3339(now)
         var purpose = try input.validated(id: Identifier.make("pur"), createdAt: createdAt).get()
         let outcome = try await write(principal, idempotency: idempotency, status: 201) { connection -> Purpose in
@@ -31,6 +33,7 @@ extension CandorStore {
 
     /// Publishes a new, immutable notice version for a purpose; it becomes the current one.
     public func publishNotice(purpose key: String, _ input: NoticeInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<NoticeVersion> {
+        if let replayed: WriteOutcome<NoticeVersion> = try await replay(principal, idempotency) { return replayed }
         let errors = NoticeRules.check(input.texts, path: "texts")
         guard errors.isEmpty else { throw CandorError.invalid(errors) }
         let outcome = try await write(principal, idempotency: idempotency, status: 201) { connection -> NoticeVersion in
@@ -52,6 +55,7 @@ extension CandorStore {
 
     /// Registers a field.
     public func createField(_ input: FieldInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Field> {
+        if let replayed: WriteOutcome<Field> = try await replay(principal, idempotency) { return replayed }
         let field = try input.validated(
             id: Identifier.make("fld"), createdAt: Timestamp.rfc3339(now), purposes: registry.purposes,
             allowSpecialCategory: allowSpecialCategory
@@ -70,6 +74,7 @@ extension CandorStore {
 
     /// Registers a team, or replaces the purposes and roles of an existing one (`replace`).
     public func saveTeam(_ input: TeamInput, replace: Bool, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Team> {
+        if let replayed: WriteOutcome<Team> = try await replay(principal, idempotency) { return replayed }
         let existing = registry.teams[input.key]
         if replace && existing == nil { throw CandorError(.notFound, "no team '\(input.key)'") }
         let team = try input.validated(
@@ -94,12 +99,13 @@ extension CandorStore {
 
     /// Creates an API key; the secret is returned once and only its hash is stored.
     public func createKey(_ input: KeyInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<CreatedKey> {
+        if let replayed: WriteOutcome<CreatedKey> = try await replay(principal, idempotency) { return replayed }
         let (kind, origins) = try input.validated(teams: registry.teams).get()
         let secret = KeyMaterial.generate(kind)
         let key = APIKey(
             id: Identifier.make("key"), name: input.name, team: input.team, kind: kind, hint: String(secret.prefix(11)) + "…",
             origins: origins, createdAt: Timestamp.rfc3339(now))
-        let outcome = try await write(principal, idempotency: idempotency, status: 201) { connection -> CreatedKey in
+        let outcome = try await write(principal, idempotency: idempotency, status: 201, storedAs: { CreatedKey(key: $0.key, secret: nil) }) { connection -> CreatedKey in
             try connection.execute("INSERT INTO api_keys (id, hash, body) VALUES (?, ?, ?)", .text(key.id), .text(KeyMaterial.storageHash(secret)), .text(try CandorJSON.string(key)))
             try self.audit(connection, principal, action: "key.create")
             return CreatedKey(key: key, secret: secret)
@@ -110,6 +116,7 @@ extension CandorStore {
 
     /// Revokes a key at once; later requests with it are refused.
     public func revokeKey(id: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<APIKey> {
+        if let replayed: WriteOutcome<APIKey> = try await replay(principal, idempotency) { return replayed }
         let outcome = try await write(principal, idempotency: idempotency, status: 200) { connection -> APIKey in
             guard let row = try connection.queryOne("SELECT body FROM api_keys WHERE id = ?", .text(id)) else {
                 throw CandorError(.notFound, "no key '\(id)'")

@@ -8,6 +8,7 @@ extension CandorStore {
     /// Creates a subject with its own encryption key. An e-mail address is stored encrypted under that
     /// key and found through a keyed hash.
     public func createSubject(_ input: SubjectInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         try input.validate()
         let id = Identifier.make("sub")
         let emailHash = input.email.map(secrets.emailLookupHash)
@@ -25,7 +26,7 @@ extension CandorStore {
                 "INSERT INTO subjects (id, external_id, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
                 .text(id), .text(input.externalId), .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(at), .int(at))
             try connection.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?, ?)", .text(id), .blob(wrapped))
-            _ = try self.appendLedger(connection, subjectId: id, key: key, kind: "subject.created",
+            _ = try self.appendLedger(connection, subjectId: id, key: key, head: nil, kind: "subject.created",
                                       record: LedgerRecord(actor: principal?.key.id ?? "system", externalId: input.externalId, email: input.email.map(ServerSecrets.normalizeEmail)))
             try self.audit(connection, principal, action: "subject.create", subjectId: id)
             try self.emit(connection, type: "subject.created", subjectId: id, data: [:])
@@ -65,17 +66,30 @@ extension CandorStore {
             createdAt: Timestamp.rfc3339(row.int(4)), updatedAt: Timestamp.rfc3339(row.int(5)), erasedAt: row.optionalInt(6).map(Timestamp.rfc3339))
     }
 
-    /// Inside a transaction: the subject's status and key, or the right error for an unknown or erased subject.
-    func liveSubject(_ connection: SQLConnection, _ id: String) throws -> (status: SubjectStatus, key: SymmetricKey) {
-        guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(id)) else {
+    /// A subject about to be written, locked for the rest of the transaction.
+    struct LiveSubject {
+        var status: SubjectStatus
+        var key: SymmetricKey
+        var head: LedgerHead?
+    }
+
+    /// Inside a transaction: the subject's status, key and ledger head in one query, or the right error
+    /// for an unknown or erased subject.
+    func liveSubject(_ connection: SQLConnection, _ id: String) throws -> LiveSubject {
+        guard let row = try connection.queryOne(
+            """
+            SELECT s.status, k.wrapped_key, h.seq, h.hash FROM subjects s
+            LEFT JOIN subject_keys k ON k.subject_id = s.id LEFT JOIN ledger_heads h ON h.subject_id = s.id
+            WHERE s.id = ?\(database.dialect.lockSubject)
+            """, .text(id))
+        else {
             throw CandorError(.notFound, "no subject '\(id)'")
         }
         let status = SubjectStatus(rawValue: row.text(0)) ?? .active
         if status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
-        guard let keyRow = try connection.queryOne("SELECT wrapped_key FROM subject_keys WHERE subject_id = ?", .text(id)) else {
-            throw CandorStoreError.corrupt("subject \(id) has no key")
-        }
-        return (status, try secrets.unwrapSubjectKey(keyRow.blob(0), subjectId: id))
+        guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
+        let head = row.isNull(2) ? nil : LedgerHead(seq: row.int(2), hash: row.blob(3))
+        return LiveSubject(status: status, key: try secrets.unwrapSubjectKey(row.blob(1), subjectId: id), head: head)
     }
 
     // MARK: - Declarations and consents
@@ -83,11 +97,12 @@ extension CandorStore {
     /// Records a declaration of one or more values: projection, ledger entry, audit and event in one
     /// durable transaction. Validation happens first, so bad input writes nothing.
     public func declare(subjectId: String, _ input: DeclarationInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<DeclarationReceipt> {
+        if let replayed: WriteOutcome<DeclarationReceipt> = try await replay(principal, idempotency) { return replayed }
         let registry = self.registry
         let values = try DeclarationRules.validate(input, fields: registry.fields, purposes: registry.purposes).get()
         let source = input.source ?? "api"
         return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> DeclarationReceipt in
-            let (_, key) = try self.liveSubject(connection, subjectId)
+            let subject = try self.liveSubject(connection, subjectId)
             let declarationId = Identifier.make("dcl")
             let at = self.now
             for value in values {
@@ -106,7 +121,7 @@ extension CandorStore {
                         .text(source), .text(input.collectionPoint), .text(try CandorJSON.string(value.notices)))
                 }
             }
-            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "declaration", record: LedgerRecord(
+            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(
                 actor: principal?.key.id ?? "system", declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
             let fieldKeys = values.map(\.field)
             try self.audit(connection, principal, action: "declaration.create", subjectId: subjectId, fields: fieldKeys)
@@ -122,9 +137,10 @@ extension CandorStore {
 
     /// Grants or withdraws consent for one or more purposes.
     public func setConsents(subjectId: String, _ inputs: [ConsentInput], by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<ConsentReceipt> {
+        if let replayed: WriteOutcome<ConsentReceipt> = try await replay(principal, idempotency) { return replayed }
         let changes = try ConsentRules.validate(inputs, purposes: registry.purposes, now: now).get()
         return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> ConsentReceipt in
-            let (_, key) = try self.liveSubject(connection, subjectId)
+            let subject = try self.liveSubject(connection, subjectId)
             let at = self.now
             var views = [ConsentView]()
             for change in changes {
@@ -139,7 +155,7 @@ extension CandorStore {
                 views.append(ConsentView(ConsentRecord(purpose: change.purpose, status: change.status, method: change.method,
                                                        noticeVersion: change.noticeVersion, updatedAt: at, expiresAt: change.expiresAt), now: at))
             }
-            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: key, kind: "consent", record: LedgerRecord(actor: principal?.key.id ?? "system", consents: changes))
+            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "consent", record: LedgerRecord(actor: principal?.key.id ?? "system", consents: changes))
             try self.audit(connection, principal, action: "consent.change", subjectId: subjectId)
             for change in changes {
                 try self.emit(connection, type: change.status == .granted ? "consent.granted" : "consent.withdrawn", subjectId: subjectId, data: [

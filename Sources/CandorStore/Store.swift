@@ -128,31 +128,44 @@ public final class CandorStore: Sendable {
 
     /// Runs a write command in the next grouped transaction. With an idempotency key, a retried request
     /// gets the first answer and writes nothing; the same key with another body is refused.
+    /// `storedAs` can strip what must never be shown twice (a new key's secret) from the stored answer.
     func write<R: Codable & Sendable>(
         _ principal: Principal?, idempotency: IdempotencyRequest?, status: Int, subjectId: String? = nil,
-        _ command: @escaping (SQLConnection) throws -> R
+        storedAs: ((R) -> R)? = nil, _ command: @escaping (SQLConnection) throws -> R
     ) async throws -> WriteOutcome<R> {
         try await committer.submit { connection -> WriteOutcome<R> in
-            if let idempotency, let principal {
-                if let row = try connection.queryOne(
-                    "SELECT request_hash, status, body FROM idempotency WHERE key_id = ? AND idem_key = ?",
-                    .text(principal.key.id), .text(idempotency.key))
-                {
-                    guard constantTimeEquals(Array(row.text(0).utf8), Array(idempotency.requestHash.utf8)) else {
-                        throw CandorError(.idempotencyMismatch, "this Idempotency-Key was used with a different request body")
-                    }
-                    return .replayed(status: Int(row.int(1)), body: row.blob(2))
-                }
+            if let idempotency, let principal, let stored = try Self.storedAnswer(connection, principal, idempotency) {
+                return .replayed(status: stored.status, body: stored.body)
             }
             let result = try command(connection)
             if let idempotency, let principal {
                 try connection.execute(
                     "INSERT INTO idempotency (key_id, idem_key, request_hash, status, body, subject_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     .text(principal.key.id), .text(idempotency.key), .text(idempotency.requestHash), .int(Int64(status)),
-                    .blob(Array(try CandorJSON.encode(result))), .text(subjectId), .int(self.now))
+                    .blob(Array(try CandorJSON.encode(storedAs?(result) ?? result))), .text(subjectId), .int(self.now))
             }
             return .fresh(result)
         }
+    }
+
+    /// The stored answer of an earlier request with the same Idempotency-Key, looked up before the new
+    /// request is validated: a retry gets the first answer even if the registry changed in between
+    /// (a new notice version, say). The transaction checks again, for retries that race.
+    func replay<R: Sendable>(_ principal: Principal?, _ idempotency: IdempotencyRequest?) async throws -> WriteOutcome<R>? {
+        guard let idempotency, let principal else { return nil }
+        let stored = try await database.read { try Self.storedAnswer($0, principal, idempotency) }
+        return stored.map { .replayed(status: $0.status, body: $0.body) }
+    }
+
+    static func storedAnswer(_ connection: SQLConnection, _ principal: Principal, _ idempotency: IdempotencyRequest) throws -> (status: Int, body: [UInt8])? {
+        guard let row = try connection.queryOne(
+            "SELECT request_hash, status, body FROM idempotency WHERE key_id = ? AND idem_key = ?",
+            .text(principal.key.id), .text(idempotency.key))
+        else { return nil }
+        guard constantTimeEquals(Array(row.text(0).utf8), Array(idempotency.requestHash.utf8)) else {
+            throw CandorError(.idempotencyMismatch, "this Idempotency-Key was used with a different request body")
+        }
+        return (Int(row.int(1)), row.blob(2))
     }
 
     /// Appends an audit row inside a transaction.

@@ -53,7 +53,8 @@ struct Harness: Sendable {
             replace: false, by: nil)
         let outcome = try await store.createKey(KeyInput(name: "test key", team: "ops"), by: nil)
         let created = try #require(outcome.freshValue)
-        return try #require(store.authenticate(created.secret))
+        let secret = try #require(created.secret)
+        return try #require(store.authenticate(secret))
     }
 
     // MARK: - Acting as the principal
