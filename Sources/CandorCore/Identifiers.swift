@@ -18,8 +18,18 @@ public enum Identifier {
             millis >>= 5
         }
         body.append(contentsOf: timePart)
+        // 80 random bits from two draws (each draw is a system call), five bits per character.
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<16 { body.append(alphabet[Int(generator.next() & 31)]) }
+        var random = generator.next() as UInt64
+        for _ in 0..<12 {
+            body.append(alphabet[Int(random & 31)])
+            random >>= 5
+        }
+        random = generator.next()
+        for _ in 0..<4 {
+            body.append(alphabet[Int(random & 31)])
+            random >>= 5
+        }
         return prefix + "_" + String(body)
     }
 

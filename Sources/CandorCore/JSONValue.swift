@@ -53,6 +53,62 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 }
 
+extension JSONValue {
+    /// Compact JSON text with sorted keys — the same bytes `CandorJSON.encode` produces, written
+    /// directly. Values are serialized on every write (profile values, audit fields, events), where
+    /// Foundation's generic encoder costs more than the database work.
+    public var jsonText: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    func write(into out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let value): out += value ? "true" : "false"
+        case .number(let value):
+            if value.rounded() == value, abs(value) < 9e15 { out += String(Int64(value)) } else { out += "\(value)" }
+        case .string(let value): Self.writeString(value, into: &out)
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.write(into: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                Self.writeString(key, into: &out)
+                out += ":"
+                members[key]!.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeString(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}
+
 /// Encoding and decoding helpers shared by every module, so that hashes and stored JSON agree.
 public enum CandorJSON {
     /// An encoder with sorted keys and snake_case left to the types: stable output for hashing.

@@ -19,7 +19,7 @@ public func openStore(_ config: ServerConfig, logger: Logger) async throws -> Ca
     } else {
         database = try SQLiteDatabase(path: directory.appendingPathComponent("candor.sqlite").path)
     }
-    return try await CandorStore(database: database, secrets: secrets, allowSpecialCategory: config.allowSpecialCategory, logger: logger)
+    return try await CandorStore(database: database, secrets: secrets, allowSpecialCategory: config.allowSpecialCategory, maxBatch: config.writeBatch, logger: logger)
 }
 
 func loadSecrets(directory: URL) throws -> ServerSecrets {

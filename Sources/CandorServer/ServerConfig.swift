@@ -18,6 +18,8 @@ public struct ServerConfig: Sendable {
     public var registryRefreshSeconds: Int = 5
     /// The largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 64 * 1024
+    /// The most writes committed together (group commit).
+    public var writeBatch: Int = 32
     /// The base URL people reach the server at, used in links on pages.
     public var publicBaseURL: String?
 

@@ -117,8 +117,8 @@ extension CandorStore {
                           declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
                           notices = excluded.notices
                         """,
-                        .text(subjectId), .text(value.field), .text(try CandorJSON.string(value.value)), .int(at), .text(declarationId),
-                        .text(source), .text(input.collectionPoint), .text(try CandorJSON.string(value.notices)))
+                        .text(subjectId), .text(value.field), .text(value.value.jsonText), .int(at), .text(declarationId),
+                        .text(source), .text(input.collectionPoint), .text(JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText))
                 }
             }
             let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(

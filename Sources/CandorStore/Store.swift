@@ -67,13 +67,15 @@ public final class CandorStore: Sendable {
     public let allowSpecialCategory: Bool
 
     /// Opens a store over a database, migrating it first so nobody ever holds an unmigrated store.
-    public init(database: SQLDatabase, secrets: ServerSecrets, clock: CandorClock = SystemClock(), allowSpecialCategory: Bool = false, logger: Logger = Logger(label: "candor.store")) async throws {
+    /// `maxBatch` caps how many writes share one commit: small enough that the next batch is built
+    /// while the previous one's answers go out, large enough that a commit's sync is shared widely.
+    public init(database: SQLDatabase, secrets: ServerSecrets, clock: CandorClock = SystemClock(), allowSpecialCategory: Bool = false, maxBatch: Int = 32, logger: Logger = Logger(label: "candor.store")) async throws {
         self.database = database
         self.secrets = secrets
         self.clock = clock
         self.allowSpecialCategory = allowSpecialCategory
         self.logger = logger
-        self.committer = GroupCommitter(database: database)
+        self.committer = GroupCommitter(database: database, maxBatch: maxBatch)
         try await database.migrate()
         try await reloadRegistry()
     }
@@ -173,7 +175,7 @@ public final class CandorStore: Sendable {
         try connection.execute(
             "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             .int(now), .text(principal?.key.id ?? "system"), .text(principal?.team.key ?? "system"), .text(action), .text(purpose),
-            .text(subjectId), .text(try CandorJSON.string(fields.sorted())), .text(outcome))
+            .text(subjectId), .text(JSONValue.array(fields.sorted().map(JSONValue.string)).jsonText), .text(outcome))
     }
 
     /// Appends an event for the delivery workers inside a transaction.
@@ -185,7 +187,7 @@ public final class CandorStore: Sendable {
         if let subjectId { payload["subject_id"] = .string(subjectId) }
         try connection.execute(
             "INSERT INTO outbox (subject_id, event_id, type, payload, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-            .text(subjectId), .text(eventId), .text(type), .text(try CandorJSON.string(payload)), .int(now))
+            .text(subjectId), .text(eventId), .text(type), .text(JSONValue.object(payload).jsonText), .int(now))
     }
 
     /// Events waiting in the outbox, oldest first (the delivery workers' queue).

@@ -24,7 +24,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Run on PostgreSQL: postgres://user:password@host:port/database (env CANDOR_DATABASE_URL).")
     var databaseURL: String?
 
-    @Option(name: .long, help: "A JSON configuration file (keys: host, port, data_dir, database_url, allow_special_category, checkpoint_interval, max_body_bytes, public_base_url).")
+    @Option(name: .long, help: "A JSON configuration file (keys: host, port, data_dir, database_url, allow_special_category, checkpoint_interval, max_body_bytes, public_base_url, write_batch).")
     var config: String?
 
     @Option(name: .long, help: "Port to listen on (default 8080; env CANDOR_PORT).")
@@ -55,6 +55,7 @@ struct StoreOptions: ParsableArguments {
         resolved.checkpointIntervalSeconds = reader.int(forKey: "checkpoint_interval", default: resolved.checkpointIntervalSeconds)
         resolved.maxBodyBytes = reader.int(forKey: "max_body_bytes", default: resolved.maxBodyBytes)
         resolved.publicBaseURL = reader.string(forKey: "public_base_url")
+        resolved.writeBatch = max(1, reader.int(forKey: "write_batch", default: resolved.writeBatch))
         return resolved
     }
 }
