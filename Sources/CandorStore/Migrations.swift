@@ -1,10 +1,21 @@
-/// The schema, one list of statements per migration and backend. Append-only: a migration that has
-/// landed is never edited; a change is a new migration at the end of both lists.
+/// One schema change, for both backends.
+struct Migration {
+    /// A unique, permanent name (GRDB and `schema_migrations` record it).
+    let name: String
+    let sqlite: [String]
+    let postgres: [String]
+}
+
+/// The schema. Append-only: a migration that has landed is never edited; a change is a new
+/// `Migration` at the end of `all`, with its statements for both backends.
 ///
 /// Every subject-owned table leads with `subject_id`, so it can be distributed by subject.
 enum Migrations {
-    static let sqlite: [[String]] = [
-        [
+    static let all: [Migration] = [core]
+
+    static let core = Migration(
+        name: "v1",
+        sqlite: [
             "CREATE TABLE purposes (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
             "CREATE TABLE notices (purpose TEXT NOT NULL, version INTEGER NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, PRIMARY KEY (purpose, version))",
             "CREATE TABLE fields (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
@@ -48,10 +59,7 @@ enum Migrations {
             """,
             "CREATE INDEX idempotency_by_subject ON idempotency (subject_id)",
         ],
-    ]
-
-    static let postgres: [[String]] = [
-        [
+        postgres: [
             "CREATE TABLE purposes (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
             "CREATE TABLE notices (purpose TEXT NOT NULL, version BIGINT NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, PRIMARY KEY (purpose, version))",
             "CREATE TABLE fields (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
@@ -94,6 +102,5 @@ enum Migrations {
               body BYTEA NOT NULL, subject_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (key_id, idem_key))
             """,
             "CREATE INDEX idempotency_by_subject ON idempotency (subject_id)",
-        ],
-    ]
+        ])
 }

@@ -69,11 +69,11 @@ public final class PostgresDatabase: SQLDatabase {
         try await write { connection in
             // One node migrates at a time; the others wait here and then find nothing to do.
             try connection.execute("SELECT pg_advisory_xact_lock(727274)", [])
-            try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", [])
-            let done = Set(try connection.query("SELECT version FROM schema_migrations", []).map { $0.int(0) })
-            for (index, statements) in Migrations.postgres.enumerated() where !done.contains(Int64(index + 1)) {
-                for statement in statements { try connection.execute(statement, []) }
-                try connection.execute("INSERT INTO schema_migrations (version) VALUES (?)", [.int(Int64(index + 1))])
+            try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)", [])
+            let done = Set(try connection.query("SELECT name FROM schema_migrations", []).map { $0.text(0) })
+            for migration in Migrations.all where !done.contains(migration.name) {
+                for statement in migration.postgres { try connection.execute(statement, []) }
+                try connection.execute("INSERT INTO schema_migrations (name) VALUES (?)", [.text(migration.name)])
             }
         }
     }

@@ -37,9 +37,9 @@ public final class SQLiteDatabase: SQLDatabase {
 
     public func migrate() async throws {
         var migrator = DatabaseMigrator()
-        for (index, statements) in Migrations.sqlite.enumerated() {
-            migrator.registerMigration("v\(index + 1)") { db in
-                for statement in statements { try db.execute(sql: statement) }
+        for migration in Migrations.all {
+            migrator.registerMigration(migration.name) { db in
+                for statement in migration.sqlite { try db.execute(sql: statement) }
             }
         }
         try migrator.migrate(pool)
