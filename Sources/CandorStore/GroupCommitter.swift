@@ -22,11 +22,13 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private let database: SQLDatabase
+    private let shard: Int
     private let maxBatch: Int
     private let state = Locked<(pending: [Job], draining: Bool)>(([], false))
 
-    init(database: SQLDatabase, maxBatch: Int = 1000) {
+    init(database: SQLDatabase, shard: Int = 0, maxBatch: Int = 1000) {
         self.database = database
+        self.shard = shard
         self.maxBatch = maxBatch
     }
 
@@ -69,7 +71,7 @@ final class GroupCommitter: @unchecked Sendable {
     private func commit(_ batch: [Job]) async {
         let jobs = UncheckedBox(batch)
         do {
-            try await database.write { connection in
+            try await database.write(shard: shard) { connection in
                 for (index, job) in jobs.value.enumerated() {
                     do { try job.run(connection, false) } catch { throw OptimisticFailure(index: index, error: error) }
                 }
@@ -98,7 +100,7 @@ final class GroupCommitter: @unchecked Sendable {
         let failures = Locked<[Int: Error]>([:])
         let jobs = UncheckedBox(batch)
         do {
-            try await database.write { connection in
+            try await database.write(shard: shard) { connection in
                 for (index, job) in jobs.value.enumerated() {
                     do { try job.run(connection, true) } catch { failures.withLock { $0[index] = error } }
                 }

@@ -3,21 +3,22 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// The scale-out backend: PostgreSQL through PostgresNIO. One writer connection per node carries the
-/// grouped write transactions; a small pool of reader connections serves reads. App nodes keep no
+/// The scale-out backend: PostgreSQL through PostgresNIO. A few writer connections per node each carry
+/// grouped write transactions (the store spreads subjects over them, so one subject's writes stay in
+/// order on one connection); a small pool of reader connections serves reads. App nodes keep no
 /// state of their own, so several can share one database.
 public final class PostgresDatabase: SQLDatabase {
     public let dialect = SQLDialect.postgres
-    let writer: PostgresConnection
+    let writers: [PostgresConnection]
+    let writeQueues: [DispatchQueue]
     let readers: Locked<[PostgresConnection]>
     let readerSlots: DispatchSemaphore
     let allReaders: [PostgresConnection]
-    let writeQueue = DispatchQueue(label: "candor.postgres.writer")
     let readQueue = DispatchQueue(label: "candor.postgres.reader", attributes: .concurrent)
     let logger: Logger
 
     /// Connects to `postgres://user:password@host:port/database`.
-    public static func connect(url: String, readerCount: Int = 4, logger: Logger) async throws -> PostgresDatabase {
+    public static func connect(url: String, readerCount: Int = 4, writerCount: Int = 4, logger: Logger) async throws -> PostgresDatabase {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
               let host = components.host
         else { throw CandorStoreError.configuration("database URL must look like postgres://user:password@host:port/database") }
@@ -25,14 +26,16 @@ public final class PostgresDatabase: SQLDatabase {
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.password, database: components.path.isEmpty ? nil : String(components.path.dropFirst()), tls: .disable)
         var connections = [PostgresConnection]()
-        for index in 0...readerCount {
+        for index in 0..<(readerCount + max(1, writerCount)) {
             connections.append(try await PostgresConnection.connect(configuration: configuration, id: index, logger: logger))
         }
-        return PostgresDatabase(writer: connections[0], readers: Array(connections.dropFirst()), logger: logger)
+        let writers = Array(connections.prefix(max(1, writerCount)))
+        return PostgresDatabase(writers: writers, readers: Array(connections.dropFirst(writers.count)), logger: logger)
     }
 
-    init(writer: PostgresConnection, readers: [PostgresConnection], logger: Logger) {
-        self.writer = writer
+    init(writers: [PostgresConnection], readers: [PostgresConnection], logger: Logger) {
+        self.writers = writers
+        self.writeQueues = writers.indices.map { DispatchQueue(label: "candor.postgres.writer.\($0)") }
         self.allReaders = readers
         self.readers = Locked(readers)
         self.readerSlots = DispatchSemaphore(value: readers.count)
@@ -41,10 +44,12 @@ public final class PostgresDatabase: SQLDatabase {
 
     public var files: [String] { [] }
 
-    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
-        let connection = PostgresBlockingConnection(connection: writer, logger: logger)
+    public var writerCount: Int { writers.count }
+
+    public func write<T: Sendable>(shard: Int, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        let connection = PostgresBlockingConnection(connection: writers[shard], logger: logger)
         return try await withCheckedThrowingContinuation { continuation in
-            writeQueue.async {
+            writeQueues[shard].async {
                 continuation.resume(with: Result { try connection.transaction(readOnly: false, body) })
             }
         }
@@ -88,7 +93,7 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func close() async throws {
-        try await writer.close()
+        for writer in writers { try await writer.close() }
         for reader in allReaders { try await reader.close() }
     }
 }

@@ -94,8 +94,11 @@ extension SQLConnection {
 /// A database backend: durable write transactions and consistent reads.
 public protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
-    /// Runs `body` in one write transaction and returns after the commit is durable.
-    func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
+    /// How many write transactions can run at once (SQLite: one writer; PostgreSQL: one per writer connection).
+    var writerCount: Int { get }
+    /// Runs `body` in one write transaction on writer `shard` (0..<writerCount) and returns after the
+    /// commit is durable.
+    func write<T: Sendable>(shard: Int, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
     /// Runs `body` in a read-only transaction over a consistent snapshot.
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
     /// Applies the schema migrations that have not run yet.
@@ -108,6 +111,13 @@ public protocol SQLDatabase: Sendable {
     func isUniqueViolation(_ error: Error) -> Bool
     /// Closes connections.
     func close() async throws
+}
+
+extension SQLDatabase {
+    /// Runs `body` in one write transaction on the first writer.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try await write(shard: 0, body)
+    }
 }
 
 /// A tiny mutex-protected box.

@@ -27,7 +27,10 @@ public final class SQLiteDatabase: SQLDatabase {
 
     public var files: [String] { [path, path + "-wal"] }
 
-    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+    /// SQLite has a single writer.
+    public var writerCount: Int { 1 }
+
+    public func write<T: Sendable>(shard: Int, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
         try await pool.write { db in try body(GRDBConnection(db: db)) }
     }
 

@@ -315,7 +315,7 @@ extension CandorStore {
 
     /// Records a read in the audit log (durably, before the data is handed out).
     func auditOnly(_ principal: Principal, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok") async throws {
-        _ = try await committer.submit { connection in
+        _ = try await committer(for: subjectId).submit { connection in
             try self.audit(connection, principal, action: action, purpose: purpose, subjectId: subjectId, fields: fields, outcome: outcome)
         }
     }

@@ -60,7 +60,10 @@ public final class CandorStore: Sendable {
     public let database: SQLDatabase
     let secrets: ServerSecrets
     let clock: CandorClock
-    let committer: GroupCommitter
+    /// One group committer per writer of the database. A subject's writes always go to the same one,
+    /// so they stay in order and never wait on each other's locks; registry writes use the first.
+    let committers: [GroupCommitter]
+    var committer: GroupCommitter { committers[0] }
     let registryBox = Locked(RegistrySnapshot())
     let logger: Logger
     /// Whether special-category fields may be registered (an explicit installation setting).
@@ -75,7 +78,7 @@ public final class CandorStore: Sendable {
         self.clock = clock
         self.allowSpecialCategory = allowSpecialCategory
         self.logger = logger
-        self.committer = GroupCommitter(database: database, maxBatch: maxBatch)
+        self.committers = (0..<max(1, database.writerCount)).map { GroupCommitter(database: database, shard: $0, maxBatch: maxBatch) }
         try await database.migrate()
         try await reloadRegistry()
     }
@@ -135,7 +138,7 @@ public final class CandorStore: Sendable {
         _ principal: Principal?, idempotency: IdempotencyRequest?, status: Int, subjectId: String? = nil,
         storedAs: ((R) -> R)? = nil, _ command: @escaping (SQLConnection) throws -> R
     ) async throws -> WriteOutcome<R> {
-        try await committer.submit { connection -> WriteOutcome<R> in
+        try await committer(for: subjectId).submit { connection -> WriteOutcome<R> in
             if let idempotency, let principal, let stored = try Self.storedAnswer(connection, principal, idempotency) {
                 return .replayed(status: stored.status, body: stored.body)
             }
@@ -168,6 +171,14 @@ public final class CandorStore: Sendable {
             throw CandorError(.idempotencyMismatch, "this Idempotency-Key was used with a different request body")
         }
         return (Int(row.int(1)), row.blob(2))
+    }
+
+    /// The committer that carries a subject's writes (a stable hash of the id picks it).
+    func committer(for subjectId: String?) -> GroupCommitter {
+        guard let subjectId, committers.count > 1 else { return committers[0] }
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in subjectId.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return committers[Int(hash % UInt64(committers.count))]
     }
 
     /// Appends an audit row inside a transaction.
