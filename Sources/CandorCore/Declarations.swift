@@ -49,6 +49,8 @@ public struct ValidatedValue: Codable, Sendable, Hashable {
 /// Where values come from. Personalization uses only declared data, so the source is always a person.
 public enum DeclarationSource: String, Codable, Sendable, CaseIterable {
     case api, preferenceCenter = "preference_center", survey, prompt, `import`
+    /// A correction the person asked for (GDPR Art. 16, CCPA §1798.106).
+    case rectification
 }
 
 /// The rules for accepting a declaration; pure, so the server, imports and tests share them.

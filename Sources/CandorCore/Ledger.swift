@@ -110,7 +110,8 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     public var upToEntry: Int64
     public var chainCount: Int64
     public var entryCount: Int64
-    /// Hex SHA-256 over the lines `subject_id seq head_hex\n` of every chain, in subject id order.
+    /// Hex Merkle root over the lines `subject_id seq head_hex` of every chain, in subject id order
+    /// (see `CheckpointRootBuilder` and docs/ledger.md).
     public var root: String
     /// Hex Ed25519 public key.
     public var publicKey: String
@@ -126,9 +127,10 @@ public struct Checkpoint: Codable, Sendable, Hashable {
         case publicKey = "public_key"
     }
 
-    /// The exact bytes that are signed: `candor-checkpoint-v1|id|created_at|up_to_entry|chains|entries|root`.
+    /// The exact bytes that are signed: `candor-checkpoint-v2|id|created_at|up_to_entry|chains|entries|root`.
+    /// (v2: the root is a Merkle root; v1 roots were one hash over all lines.)
     public static func signedBytes(id: String, createdAt: String, upToEntry: Int64, chainCount: Int64, entryCount: Int64, root: String) -> Data {
-        Data("candor-checkpoint-v1|\(id)|\(createdAt)|\(upToEntry)|\(chainCount)|\(entryCount)|\(root)".utf8)
+        Data("candor-checkpoint-v2|\(id)|\(createdAt)|\(upToEntry)|\(chainCount)|\(entryCount)|\(root)".utf8)
     }
 
     /// Whether the signature is valid for the content.
@@ -141,23 +143,89 @@ public struct Checkpoint: Codable, Sendable, Hashable {
     }
 }
 
-/// Streams chain heads into a checkpoint root.
+/// Streams chain heads into a checkpoint root: a binary SHA-256 Merkle tree over the lines
+/// `subject_id seq head_hex` (no newline) in subject id order, so that one chain's inclusion can be proven
+/// with log2(n) hashes instead of every other chain. Leaves are `SHA-256(0x00 ‖ line)`, inner nodes
+/// `SHA-256(0x01 ‖ left ‖ right)` (the prefixes keep a leaf from passing for a node); a level's odd last node
+/// is promoted unchanged. The root of no chains is SHA-256 of nothing. Only the 32-byte leaf hashes are kept
+/// (32 MB for a million chains), never the lines.
 public struct CheckpointRootBuilder: Sendable {
-    private var hasher = SHA256()
+    /// The leaf hashes, 32 bytes each, back to back.
+    private var leaves: [UInt8] = []
     public private(set) var chainCount: Int64 = 0
     public private(set) var entryCount: Int64 = 0
 
     public init() {}
 
+    /// The line a chain contributes.
+    public static func line(subjectId: String, seq: Int64, head: [UInt8]) -> String { "\(subjectId) \(seq) \(Digest.hex(head))" }
+
+    /// `SHA-256(0x00 ‖ line)`.
+    public static func leafHash(_ line: String) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: [0x00])
+        hasher.update(data: Array(line.utf8))
+        return Array(hasher.finalize())
+    }
+
+    /// `SHA-256(0x01 ‖ left ‖ right)`.
+    public static func nodeHash(_ left: some Collection<UInt8>, _ right: some Collection<UInt8>) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: [0x01])
+        hasher.update(data: Array(left))
+        hasher.update(data: Array(right))
+        return Array(hasher.finalize())
+    }
+
     /// Adds one chain's head; chains must come in ascending subject id order.
     public mutating func add(subjectId: String, seq: Int64, head: [UInt8]) {
-        hasher.update(data: Data("\(subjectId) \(seq) \(Digest.hex(head))\n".utf8))
+        leaves.append(contentsOf: Self.leafHash(Self.line(subjectId: subjectId, seq: seq, head: head)))
         chainCount += 1
         entryCount += seq
     }
 
     /// The hex root.
-    public func finish() -> String { Digest.hex(hasher.finalize()) }
+    public func finish() -> String { Digest.hex(Self.root(of: leaves)) }
+
+    /// The inclusion proof of the leaf at `index` (its position among the added chains), or nil when out of range.
+    public func proof(at index: Int) -> MerkleProof? {
+        guard index >= 0, Int64(index) < chainCount else { return nil }
+        var level = leaves
+        var position = index
+        var steps = [MerkleProof.Step]()
+        while level.count > 32 {
+            let count = level.count / 32
+            let sibling = position ^ 1
+            if sibling < count {
+                steps.append(MerkleProof.Step(side: sibling < position ? .left : .right, hash: Digest.hex(Array(level[(sibling * 32)..<(sibling * 32 + 32)]))))
+            }
+            level = Self.nextLevel(level)
+            position /= 2
+        }
+        return MerkleProof(leafIndex: Int64(index), treeSize: chainCount, path: steps)
+    }
+
+    /// The root of a flat buffer of leaf hashes.
+    static func root(of leaves: [UInt8]) -> [UInt8] {
+        if leaves.isEmpty { return Array(SHA256.hash(data: [UInt8]())) }
+        var level = leaves
+        while level.count > 32 { level = nextLevel(level) }
+        return level
+    }
+
+    /// Pairs up a level's nodes; an odd last node moves up as it is.
+    static func nextLevel(_ level: [UInt8]) -> [UInt8] {
+        let count = level.count / 32
+        var next = [UInt8]()
+        next.reserveCapacity(((count + 1) / 2) * 32)
+        var i = 0
+        while i + 1 < count {
+            next.append(contentsOf: nodeHash(level[(i * 32)..<(i * 32 + 32)], level[((i + 1) * 32)..<((i + 1) * 32 + 32)]))
+            i += 2
+        }
+        if i < count { next.append(contentsOf: level[(i * 32)..<(i * 32 + 32)]) }
+        return next
+    }
 
     /// Signs a root into a checkpoint.
     public func sign(id: String, createdAt: String, upToEntry: Int64, with key: Curve25519.Signing.PrivateKey) throws -> Checkpoint {
@@ -167,5 +235,41 @@ public struct CheckpointRootBuilder: Sendable {
         return Checkpoint(
             id: id, createdAt: createdAt, upToEntry: upToEntry, chainCount: chainCount, entryCount: entryCount, root: root,
             publicKey: Digest.hex(key.publicKey.rawRepresentation), signature: Digest.hex(signature))
+    }
+}
+
+/// The path from one chain's leaf to a checkpoint root: the sibling hashes, bottom up. Levels where the
+/// node was promoted (no sibling) have no step.
+public struct MerkleProof: Codable, Sendable, Hashable {
+    /// Which side the sibling is on.
+    public enum Side: String, Codable, Sendable {
+        case left, right
+    }
+
+    /// One sibling on the way up.
+    public struct Step: Codable, Sendable, Hashable {
+        public var side: Side
+        /// Hex SHA-256.
+        public var hash: String
+    }
+
+    public var leafIndex: Int64
+    public var treeSize: Int64
+    public var path: [Step]
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case leafIndex = "leaf_index"
+        case treeSize = "tree_size"
+    }
+
+    /// Recomputes the root from a chain's line; equal to the checkpoint's root when the chain is included.
+    public func root(forLine line: String) -> String? {
+        var node = CheckpointRootBuilder.leafHash(line)
+        for step in path {
+            guard let sibling = Digest.bytes(hex: step.hash), sibling.count == 32 else { return nil }
+            node = step.side == .left ? CheckpointRootBuilder.nodeHash(sibling, node) : CheckpointRootBuilder.nodeHash(node, sibling)
+        }
+        return Digest.hex(node)
     }
 }

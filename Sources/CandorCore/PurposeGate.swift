@@ -45,13 +45,16 @@ public enum PurposeGate {
         Set(fields.filter { $0.purposes.contains(purpose) }.map(\.key))
     }
 
-    /// Whether a subject's data may be used for a purpose now.
-    public static func visibility(for purpose: Purpose, status: SubjectStatus, consent: ConsentRecord?, now: Int64) -> Visibility {
+    /// Whether a subject's data may be used for a purpose now. `hasObjected` is the person's objection
+    /// to direct marketing (GDPR Art. 21(2)–(3)): absolute, so it withholds every marketing purpose
+    /// whatever the consent or legal basis says. It is a required argument so no caller can forget it.
+    public static func visibility(for purpose: Purpose, status: SubjectStatus, hasObjected: Bool, consent: ConsentRecord?, now: Int64) -> Visibility {
         switch status {
         case .erased: return .withheld(reason: "erased")
         case .restricted: return .withheld(reason: "restricted")
         case .active: break
         }
+        if hasObjected && purpose.isMarketing { return .withheld(reason: "objected") }
         guard purpose.legalBasis.requiresConsent else { return .visible }
         guard let consent else { return .withheld(reason: "consent_missing") }
         switch consent.status {

@@ -19,7 +19,9 @@ public func openStore(_ config: ServerConfig, logger: Logger) async throws -> Ca
     } else {
         database = try SQLiteDatabase(path: directory.appendingPathComponent("candor.sqlite").path)
     }
-    return try await CandorStore(database: database, secrets: secrets, allowSpecialCategory: config.allowSpecialCategory, maxBatch: config.writeBatch, logger: logger)
+    let store = try await CandorStore(database: database, secrets: secrets, allowSpecialCategory: config.allowSpecialCategory, maxBatch: config.writeBatch, logger: logger)
+    store.setDataController(config.controller ?? .unconfigured(baseURL: config.baseURL))
+    return store
 }
 
 func loadSecrets(directory: URL) throws -> ServerSecrets {
@@ -64,6 +66,12 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     RegistryRoutes(support: support).add(to: api)
     SubjectRoutes(support: support).add(to: api)
     LedgerRoutes(support: support).add(to: api)
+    RightsRoutes(support: support).add(to: api)
+    RightsRoutes(support: support).addPublic(to: router)
+    RequestRoutes(support: support).add(to: api)
+    AuditRoutes(support: support).add(to: api)
+    GovernanceRoutes(support: support, resources: resources).add(api: api, router: router)
+    PortalRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
     return router
 }
 
@@ -92,7 +100,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
 }
 
 /// Periodic work of a node: signed ledger checkpoints, and reloading the registry so that changes made
-/// on another node (a revoked key, a new notice) take effect here within `registryRefreshSeconds`.
+/// on another node (a revoked key, a new notice) take effect here within `registryRefreshSeconds`;
+/// and the retention job every `retentionIntervalSeconds` (hourly by default).
 struct MaintenanceService: Service {
     let store: CandorStore
     let config: ServerConfig
@@ -100,11 +109,13 @@ struct MaintenanceService: Service {
 
     func run() async throws {
         var sinceCheckpoint = 0
+        var sinceRetention = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await Task.sleep(for: .seconds(max(1, config.registryRefreshSeconds)))
             } catch { return }
             sinceCheckpoint += max(1, config.registryRefreshSeconds)
+            sinceRetention += max(1, config.registryRefreshSeconds)
             do {
                 try await store.reloadRegistry()
                 if config.checkpointIntervalSeconds > 0 && sinceCheckpoint >= config.checkpointIntervalSeconds {
@@ -112,6 +123,13 @@ struct MaintenanceService: Service {
                     if let checkpoint = try await store.checkpoint() {
                         logger.info("ledger checkpoint", metadata: ["checkpoint": "\(checkpoint.id)", "entries": "\(checkpoint.entryCount)"])
                     }
+                }
+                if config.retentionIntervalSeconds > 0 && sinceRetention >= config.retentionIntervalSeconds {
+                    sinceRetention = 0
+                    // Counts only: what was removed is in the audit log, never in the logs.
+                    let report = try await store.runRetention(anonymousInactiveDays: config.anonymousInactiveDays)
+                    logger.info("retention run", metadata: ["values": "\(report.declarations)", "consents": "\(report.consents)",
+                                                           "anonymous_subjects": "\(report.anonymousSubjects)", "requests": "\(report.requests)"])
                 }
             } catch {
                 logger.error("maintenance failed", metadata: ["error.type": "\(type(of: error))"])

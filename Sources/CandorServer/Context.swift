@@ -9,9 +9,12 @@ public struct CandorRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The API key and team behind the request, set by `AuthMiddleware`.
     public var principal: Principal?
+    /// The peer's IP address, for per-client rate limits on public pages (never logged).
+    public let remoteIP: String?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteIP = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies larger than this are refused with 413 before they are read.
@@ -36,6 +39,8 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", let principal = store.authenticate(String(parts[1])) else {
+            // Audited for the security review under the key's visible prefix only (coalesced per minute).
+            await store.recordFailedAuthentication(presented: parts.count == 2 ? String(parts[1]) : nil)
             throw Problem.field(.unauthorized, .unauthorized, field: "Authorization", "the key is malformed, unknown or revoked")
         }
         if principal.key.kind == .publishable {

@@ -1,3 +1,4 @@
+import CandorCore
 import Foundation
 
 /// Everything the server needs to start, as one typed value. The executable fills it from flags,
@@ -20,8 +21,17 @@ public struct ServerConfig: Sendable {
     public var maxBodyBytes: Int = 64 * 1024
     /// The most writes committed together (group commit).
     public var writeBatch: Int = 32
+    /// How often the retention job runs, in seconds (0 turns the schedule off).
+    public var retentionIntervalSeconds: Int = 3600
+    /// Anonymous subjects with no activity for this many days are erased by the retention job.
+    public var anonymousInactiveDays: Int = 395
     /// The base URL people reach the server at, used in links on pages.
     public var publicBaseURL: String?
+    /// The controller named in consent receipts and the record of processing; nil says "not configured" there.
+    public var controller: DataController?
+    /// Where rights-portal links are mailed: the console (logs that a link went out, nothing more) by
+    /// default; `candor demo` prints links; tests keep them in memory.
+    public var mailer: any MailSender = ConsoleMailSender()
 
     public init() {}
 

@@ -88,7 +88,9 @@ struct SubjectRoutes {
             let principal = try support.principal(context, .write)
             let id = try support.parameter(context, "id")
             let (input, body) = try await support.decode(DeclarationInput.self, from: request)
-            return try support.answer(try await store.declare(subjectId: id, input, by: principal, idempotency: try support.idempotency(request, body: body)), status: .created)
+            let outcome = try await store.declare(subjectId: id, input, by: principal, idempotency: try support.idempotency(request, body: body))
+            try await support.honourGPC(request, subjectId: id, by: principal)
+            return try support.answer(outcome, status: .created)
         }
         group.get("subjects/:id/declarations") { request, context in
             let principal = try support.principal(context, .read)
@@ -100,7 +102,9 @@ struct SubjectRoutes {
             let principal = try support.principal(context, .write)
             let id = try support.parameter(context, "id")
             let (input, body) = try await support.decode(ConsentsInput.self, from: request)
-            return try support.answer(try await store.setConsents(subjectId: id, input.consents, by: principal, idempotency: try support.idempotency(request, body: body)), status: .created)
+            let outcome = try await store.setConsents(subjectId: id, input.consents, by: principal, idempotency: try support.idempotency(request, body: body))
+            try await support.honourGPC(request, subjectId: id, by: principal)
+            return try support.answer(outcome, status: .created)
         }
         group.get("subjects/:id/consents") { request, context in
             let principal = try support.principal(context, .read)

@@ -11,7 +11,7 @@ struct Migration {
 ///
 /// Every subject-owned table leads with `subject_id`, so it can be distributed by subject.
 enum Migrations {
-    static let all: [Migration] = [core]
+    static let all: [Migration] = [core, rightsV1, portal]
 
     static let core = Migration(
         name: "v1",
@@ -102,5 +102,42 @@ enum Migrations {
               body BYTEA NOT NULL, subject_id TEXT, created_at BIGINT NOT NULL, PRIMARY KEY (key_id, idem_key))
             """,
             "CREATE INDEX idempotency_by_subject ON idempotency (subject_id)",
+        ])
+
+    /// Privacy rights (issue 4): objection and do-not-sell flags on subjects, the rights request log,
+    /// and indexes for audit queries by team and by action (reports, failed authentication).
+    static let rightsV1 = Migration(
+        name: "rights_v1",
+        sqlite: [
+            "ALTER TABLE subjects ADD COLUMN has_objected INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE subjects ADD COLUMN has_opted_out_of_sale INTEGER NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE rights_requests (id TEXT PRIMARY KEY, subject_id TEXT, type TEXT NOT NULL, channel TEXT NOT NULL,
+              jurisdiction TEXT NOT NULL, status TEXT NOT NULL, received_at INTEGER NOT NULL, due_at INTEGER NOT NULL,
+              confirm_due_at INTEGER, extended_months INTEGER NOT NULL DEFAULT 0, extended_days INTEGER NOT NULL DEFAULT 0,
+              extension_reason TEXT, verified_at INTEGER, verification_method TEXT, assignee TEXT, completed_at INTEGER,
+              outcome TEXT, body TEXT NOT NULL, updated_at INTEGER NOT NULL)
+            """,
+            "CREATE INDEX rights_requests_by_status ON rights_requests (status, due_at)",
+            "CREATE INDEX rights_requests_by_received ON rights_requests (received_at)",
+            "CREATE INDEX audit_by_team ON audit_log (team, at)",
+            "CREATE INDEX audit_by_action ON audit_log (action, at)",
+            "CREATE INDEX audit_by_at ON audit_log (at)",
+        ],
+        postgres: [
+            "ALTER TABLE subjects ADD COLUMN has_objected BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE subjects ADD COLUMN has_opted_out_of_sale BIGINT NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE rights_requests (id TEXT PRIMARY KEY, subject_id TEXT, type TEXT NOT NULL, channel TEXT NOT NULL,
+              jurisdiction TEXT NOT NULL, status TEXT NOT NULL, received_at BIGINT NOT NULL, due_at BIGINT NOT NULL,
+              confirm_due_at BIGINT, extended_months BIGINT NOT NULL DEFAULT 0, extended_days BIGINT NOT NULL DEFAULT 0,
+              extension_reason TEXT, verified_at BIGINT, verification_method TEXT, assignee TEXT, completed_at BIGINT,
+              outcome TEXT, body TEXT NOT NULL, updated_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX rights_requests_by_status ON rights_requests (status, due_at)",
+            "CREATE INDEX rights_requests_by_received ON rights_requests (received_at)",
+            "CREATE INDEX audit_by_team ON audit_log (team, at)",
+            "CREATE INDEX audit_by_action ON audit_log (action, at)",
+            "CREATE INDEX audit_by_at ON audit_log (at)",
         ])
 }

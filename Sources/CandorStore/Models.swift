@@ -9,6 +9,11 @@ public struct Subject: Codable, Sendable, Hashable {
     public var createdAt: String
     public var updatedAt: String
     public var erasedAt: String?
+    /// The person objected to direct marketing (GDPR Art. 21): marketing purposes are withheld and
+    /// cannot be granted again until the person lifts the objection.
+    public var hasObjected: Bool = false
+    /// The person opted out of the sale or sharing of their data (CCPA §1798.120, or a GPC signal).
+    public var hasOptedOutOfSale: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, status
@@ -17,6 +22,8 @@ public struct Subject: Codable, Sendable, Hashable {
         case createdAt = "created_at"
         case updatedAt = "updated_at"
         case erasedAt = "erased_at"
+        case hasObjected = "has_objected"
+        case hasOptedOutOfSale = "has_opted_out_of_sale"
     }
 }
 
@@ -198,9 +205,11 @@ struct LedgerRecord: Codable {
     var consents: [ConsentChange]?
     var externalId: String?
     var email: String?
+    /// How a rights action was expressed (e.g. `gpc` for an opt-out of sale by Sec-GPC).
+    var method: String?
 
     enum CodingKeys: String, CodingKey {
-        case actor, values, source, consents, email
+        case actor, values, source, consents, email, method
         case declarationId = "declaration_id"
         case collectionPoint = "collection_point"
         case externalId = "external_id"

@@ -27,6 +27,12 @@ extension CandorStore {
     /// is destroyed (so the ledger's ciphertext can never be read again), and a tombstone and a final
     /// ledger entry remain. The chain still verifies. Freed space is then purged from the files.
     public func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+        try await erase(subjectId: subjectId, by: principal, idempotency: idempotency, auditAction: "subject.erased", purge: true)
+    }
+
+    /// `erase`, audited under `auditAction` (retention erases as `retention.subject`); `purge: false`
+    /// leaves purging freed space to the caller, which erases many and purges once.
+    func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, auditAction: String, purge: Bool) async throws -> WriteOutcome<Subject> {
         if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
             let subject = try self.liveSubject(connection, subjectId)
@@ -40,12 +46,12 @@ extension CandorStore {
             try connection.execute(
                 "UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
                 .int(at), .int(at), .text(subjectId))
-            try self.audit(connection, principal, action: "subject.erased", subjectId: subjectId)
+            try self.audit(connection, principal, action: auditAction, subjectId: subjectId)
             // Recipients must be told (GDPR Art. 19); the event carries the id only.
             try self.emit(connection, type: "subject.erased", subjectId: subjectId, data: [:])
             return Subject(id: subjectId, externalId: nil, hasEmail: false, status: .erased, createdAt: Timestamp.rfc3339(createdAt), updatedAt: Timestamp.rfc3339(at), erasedAt: Timestamp.rfc3339(at))
         }
-        try await database.purgeFreedSpace()
+        if purge { try await database.purgeFreedSpace() }
         return outcome
     }
 }

@@ -58,12 +58,13 @@ extension CandorStore {
         return found
     }
 
-    static let subjectColumns = "id, external_id, email_hash, status, created_at, updated_at, erased_at"
+    static let subjectColumns = "id, external_id, email_hash, status, created_at, updated_at, erased_at, has_objected, has_opted_out_of_sale"
 
     static func subject(_ row: SQLRow) -> Subject {
         Subject(
             id: row.text(0), externalId: row.optionalText(1), hasEmail: !row.isNull(2), status: SubjectStatus(rawValue: row.text(3)) ?? .active,
-            createdAt: Timestamp.rfc3339(row.int(4)), updatedAt: Timestamp.rfc3339(row.int(5)), erasedAt: row.optionalInt(6).map(Timestamp.rfc3339))
+            createdAt: Timestamp.rfc3339(row.int(4)), updatedAt: Timestamp.rfc3339(row.int(5)), erasedAt: row.optionalInt(6).map(Timestamp.rfc3339),
+            hasObjected: row.int(7) != 0, hasOptedOutOfSale: row.int(8) != 0)
     }
 
     /// A subject about to be written, locked for the rest of the transaction.
@@ -71,6 +72,8 @@ extension CandorStore {
         var status: SubjectStatus
         var key: SymmetricKey
         var head: LedgerHead?
+        var hasObjected = false
+        var hasOptedOutOfSale = false
     }
 
     /// Inside a transaction: the subject's status, key and ledger head in one query, or the right error
@@ -78,7 +81,7 @@ extension CandorStore {
     func liveSubject(_ connection: SQLConnection, _ id: String) throws -> LiveSubject {
         guard let row = try connection.queryOne(
             """
-            SELECT s.status, k.wrapped_key, h.seq, h.hash FROM subjects s
+            SELECT s.status, k.wrapped_key, h.seq, h.hash, s.has_objected, s.has_opted_out_of_sale FROM subjects s
             LEFT JOIN subject_keys k ON k.subject_id = s.id LEFT JOIN ledger_heads h ON h.subject_id = s.id
             WHERE s.id = ?\(database.dialect.lockSubject)
             """, .text(id))
@@ -89,7 +92,8 @@ extension CandorStore {
         if status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
         guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
         let head = row.isNull(2) ? nil : LedgerHead(seq: row.int(2), hash: row.blob(3))
-        return LiveSubject(status: status, key: try secrets.unwrapSubjectKey(row.blob(1), subjectId: id), head: head)
+        return LiveSubject(status: status, key: try secrets.unwrapSubjectKey(row.blob(1), subjectId: id), head: head,
+                           hasObjected: row.int(4) != 0, hasOptedOutOfSale: row.int(5) != 0)
     }
 
     // MARK: - Declarations and consents
@@ -97,6 +101,11 @@ extension CandorStore {
     /// Records a declaration of one or more values: projection, ledger entry, audit and event in one
     /// durable transaction. Validation happens first, so bad input writes nothing.
     public func declare(subjectId: String, _ input: DeclarationInput, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<DeclarationReceipt> {
+        try await declare(subjectId: subjectId, input, by: principal, selfService: false, idempotency: idempotency)
+    }
+
+    /// `declare`, naming the person as the actor when `selfService` and no principal (a portal correction).
+    func declare(subjectId: String, _ input: DeclarationInput, by principal: Principal?, selfService: Bool, idempotency: IdempotencyRequest?) async throws -> WriteOutcome<DeclarationReceipt> {
         if let replayed: WriteOutcome<DeclarationReceipt> = try await replay(principal, idempotency) { return replayed }
         let registry = self.registry
         let values = try DeclarationRules.validate(input, fields: registry.fields, purposes: registry.purposes).get()
@@ -122,9 +131,10 @@ extension CandorStore {
                 }
             }
             let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(
-                actor: principal?.key.id ?? "system", declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
+                actor: Self.ledgerActor(principal, selfService: selfService), declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
             let fieldKeys = values.map(\.field)
-            try self.audit(connection, principal, action: "declaration.create", subjectId: subjectId, fields: fieldKeys)
+            try self.audit(connection, principal, action: source == DeclarationSource.rectification.rawValue ? "declaration.rectify" : "declaration.create",
+                           subjectId: subjectId, fields: fieldKeys, selfService: selfService)
             try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
                 "declaration_id": .string(declarationId),
                 "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
@@ -138,20 +148,23 @@ extension CandorStore {
     /// Grants or withdraws consent for one or more purposes.
     public func setConsents(subjectId: String, _ inputs: [ConsentInput], by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<ConsentReceipt> {
         if let replayed: WriteOutcome<ConsentReceipt> = try await replay(principal, idempotency) { return replayed }
-        let changes = try ConsentRules.validate(inputs, purposes: registry.purposes, now: now).get()
+        let purposes = registry.purposes
+        let changes = try ConsentRules.validate(inputs, purposes: purposes, now: now).get()
         return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> ConsentReceipt in
             let subject = try self.liveSubject(connection, subjectId)
+            // An objection to direct marketing is absolute until the person lifts it (GDPR Art. 21(3)),
+            // so a grant of a marketing purpose cannot quietly undo it.
+            if subject.hasObjected {
+                let refused = changes.enumerated().filter { $0.element.status == .granted && purposes[$0.element.purpose]?.isMarketing == true }
+                if !refused.isEmpty {
+                    throw CandorError(.conflict, "the subject objected to direct marketing; marketing purposes cannot be granted until the objection is lifted",
+                                      errors: refused.map { FieldError("consents[\($0.offset)].status", "purpose '\($0.element.purpose)' is a marketing purpose and the subject objected") })
+                }
+            }
             let at = self.now
             var views = [ConsentView]()
             for change in changes {
-                try connection.execute(
-                    """
-                    INSERT INTO consents (subject_id, purpose, status, method, notice_version, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (subject_id, purpose) DO UPDATE SET status = excluded.status, method = excluded.method,
-                      notice_version = excluded.notice_version, updated_at = excluded.updated_at, expires_at = excluded.expires_at
-                    """,
-                    .text(subjectId), .text(change.purpose), .text(change.status.rawValue), .text(change.method.rawValue),
-                    .int(change.noticeVersion), .int(at), .int(change.expiresAt))
+                try Self.upsertConsent(connection, subjectId: subjectId, change, at: at)
                 views.append(ConsentView(ConsentRecord(purpose: change.purpose, status: change.status, method: change.method,
                                                        noticeVersion: change.noticeVersion, updatedAt: at, expiresAt: change.expiresAt), now: at))
             }
@@ -176,13 +189,14 @@ extension CandorStore {
         let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
         let now = self.now
         let view = try await database.read { connection -> ProfileView in
-            guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) else {
+            guard let row = try connection.queryOne("SELECT status, has_objected FROM subjects WHERE id = ?", .text(subjectId)) else {
                 throw CandorError(.notFound, "no subject '\(subjectId)'")
             }
             let status = SubjectStatus(rawValue: row.text(0)) ?? .active
+            let hasObjected = row.int(1) != 0
             if status == .erased { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
             let consent = try Self.consentRecords(connection, subjectId: subjectId, purpose: purposeKey).first
-            if case .withheld(let reason) = PurposeGate.visibility(for: purpose, status: status, consent: consent, now: now) {
+            if case .withheld(let reason) = PurposeGate.visibility(for: purpose, status: status, hasObjected: hasObjected, consent: consent, now: now) {
                 return ProfileView(subjectId: subjectId, purpose: purposeKey, isVisible: false, withheldReason: reason, values: [:])
             }
             let values = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
@@ -202,15 +216,18 @@ extension CandorStore {
         let after = cursor ?? ""
         let page = try await database.read { connection -> Page<ProfileView> in
             let rows: [SQLRow]
+            // PurposeGate.visibility in SQL, so a page is found by index: active, consent where required,
+            // and no objection when the purpose is marketing. The property tests hold the two together.
+            let objection = purpose.isMarketing ? " AND s.has_objected = 0" : ""
             if purpose.legalBasis.requiresConsent {
                 rows = try connection.query(
                     """
                     SELECT s.id FROM consents c JOIN subjects s ON s.id = c.subject_id
                     WHERE c.purpose = ? AND c.status = 'granted' AND (c.expires_at IS NULL OR c.expires_at > ?)
-                      AND s.status = 'active' AND c.subject_id > ? ORDER BY c.subject_id LIMIT ?
+                      AND s.status = 'active'\(objection) AND c.subject_id > ? ORDER BY c.subject_id LIMIT ?
                     """, [.text(purposeKey), .int(now), .text(after), .int(Int64(limit + 1))])
             } else {
-                rows = try connection.query("SELECT id FROM subjects WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?", [.text(after), .int(Int64(limit + 1))])
+                rows = try connection.query("SELECT s.id FROM subjects s WHERE s.status = 'active'\(objection) AND s.id > ? ORDER BY s.id LIMIT ?", [.text(after), .int(Int64(limit + 1))])
             }
             let ids = rows.prefix(limit).map { $0.text(0) }
             let values = try Self.profileValues(connection, subjectIds: ids)
@@ -230,13 +247,14 @@ extension CandorStore {
         let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
         let now = self.now
         let items = try await database.read { connection -> [HistoryItem] in
-            guard let row = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) else {
+            guard let row = try connection.queryOne("SELECT status, has_objected FROM subjects WHERE id = ?", .text(subjectId)) else {
                 throw CandorError(.notFound, "no subject '\(subjectId)'")
             }
             let status = SubjectStatus(rawValue: row.text(0)) ?? .active
+            let hasObjected = row.int(1) != 0
             if status == .erased { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
             let consent = try Self.consentRecords(connection, subjectId: subjectId, purpose: purposeKey).first
-            guard PurposeGate.visibility(for: purpose, status: status, consent: consent, now: now) == .visible else { return [] }
+            guard PurposeGate.visibility(for: purpose, status: status, hasObjected: hasObjected, consent: consent, now: now) == .visible else { return [] }
             let key = try self.subjectKey(connection, subjectId)
             var items = [HistoryItem]()
             for entry in try self.ledgerEntries(connection, subjectId: subjectId) where entry.kind == "declaration" {
@@ -275,6 +293,18 @@ extension CandorStore {
         }
         try await auditOnly(principal, action: "consent.read", purpose: purposeKey, subjectId: subjectId)
         return result
+    }
+
+    /// Writes one consent change into the current-consent projection.
+    static func upsertConsent(_ connection: SQLConnection, subjectId: String, _ change: ConsentChange, at: Int64) throws {
+        try connection.execute(
+            """
+            INSERT INTO consents (subject_id, purpose, status, method, notice_version, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subject_id, purpose) DO UPDATE SET status = excluded.status, method = excluded.method,
+              notice_version = excluded.notice_version, updated_at = excluded.updated_at, expires_at = excluded.expires_at
+            """,
+            .text(subjectId), .text(change.purpose), .text(change.status.rawValue), .text(change.method.rawValue),
+            .int(change.noticeVersion), .int(at), .int(change.expiresAt))
     }
 
     static func consentRecords(_ connection: SQLConnection, subjectId: String, purpose: String?) throws -> [ConsentRecord] {

@@ -65,6 +65,12 @@ public final class CandorStore: Sendable {
     let committers: [GroupCommitter]
     var committer: GroupCommitter { committers[0] }
     let registryBox = Locked(RegistrySnapshot())
+    /// key id → when its use was last written to `api_keys.last_used_at` (so it is written hourly, not per request).
+    let keyUseBox = Locked([String: Int64]())
+    /// key prefix → the minute a failed authentication was last audited (so a flood is not a write storm).
+    let failedAuthBox = Locked([String: Int64]())
+    /// The controller named in consent receipts and the record of processing (set by the server from its configuration).
+    let controllerBox = Locked(DataController.unconfigured())
     let logger: Logger
     /// Whether special-category fields may be registered (an explicit installation setting).
     public let allowSpecialCategory: Bool
@@ -126,6 +132,7 @@ public final class CandorStore: Sendable {
         let hash = KeyMaterial.storageHash(presented)
         let registry = self.registry
         guard let key = registry.keysByHash[hash], key.revokedAt == nil, let team = registry.teams[key.team] else { return nil }
+        noteKeyUse(key.id)
         return Principal(key: key, team: team)
     }
 
@@ -181,12 +188,19 @@ public final class CandorStore: Sendable {
         return committers[Int(hash % UInt64(committers.count))]
     }
 
-    /// Appends an audit row inside a transaction.
-    func audit(_ connection: SQLConnection, _ principal: Principal?, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok") throws {
+    /// Appends an audit row inside a transaction. Without a principal the actor is the system (a
+    /// scheduled job), or — with `selfService` — the person acting for themselves through the portal.
+    func audit(_ connection: SQLConnection, _ principal: Principal?, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok", selfService: Bool = false) throws {
+        let (actor, team) = principal.map { ($0.key.id, $0.team.key) } ?? (selfService ? ("subject", "self-service") : ("system", "system"))
         try connection.execute(
             "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            .int(now), .text(principal?.key.id ?? "system"), .text(principal?.team.key ?? "system"), .text(action), .text(purpose),
+            .int(now), .text(actor), .text(team), .text(action), .text(purpose),
             .text(subjectId), .text(JSONValue.array(fields.sorted().map(JSONValue.string)).jsonText), .text(outcome))
+    }
+
+    /// The actor a ledger entry names: the key, the person themselves (portal) or the system.
+    static func ledgerActor(_ principal: Principal?, selfService: Bool) -> String {
+        principal?.key.id ?? (selfService ? "subject" : "system")
     }
 
     /// Appends an event for the delivery workers inside a transaction.

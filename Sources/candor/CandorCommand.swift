@@ -13,7 +13,7 @@ struct Candor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "candor",
         abstract: "Candor: a self-hosted zero-party data platform.",
-        subcommands: [Serve.self, Demo.self, Migrate.self, LedgerCommand.self, Erase.self, Bench.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, LedgerCommand.self, Erase.self, RetentionCommand.self, Bench.self])
 }
 
 /// Options shared by every command that opens the store.
@@ -24,7 +24,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Run on PostgreSQL: postgres://user:password@host:port/database (env CANDOR_DATABASE_URL).")
     var databaseURL: String?
 
-    @Option(name: .long, help: "A JSON configuration file (keys: host, port, data_dir, database_url, allow_special_category, checkpoint_interval, max_body_bytes, public_base_url, write_batch).")
+    @Option(name: .long, help: "A JSON configuration file (keys: host, port, data_dir, database_url, allow_special_category, checkpoint_interval, max_body_bytes, public_base_url, write_batch, controller_name, controller_contact, controller_email, controller_phone, controller_url, controller_policy_url, controller_jurisdiction, controller_service).")
     var config: String?
 
     @Option(name: .long, help: "Port to listen on (default 8080; env CANDOR_PORT).")
@@ -56,6 +56,16 @@ struct StoreOptions: ParsableArguments {
         resolved.maxBodyBytes = reader.int(forKey: "max_body_bytes", default: resolved.maxBodyBytes)
         resolved.publicBaseURL = reader.string(forKey: "public_base_url")
         resolved.writeBatch = max(1, reader.int(forKey: "write_batch", default: resolved.writeBatch))
+        // The controller named in consent receipts and the record of processing (keys controller_name, …).
+        if let name = reader.string(forKey: "controller_name") {
+            resolved.controller = DataController(
+                name: name, contact: reader.string(forKey: "controller_contact", default: name),
+                email: reader.string(forKey: "controller_email", default: ""), phone: reader.string(forKey: "controller_phone", default: ""),
+                url: reader.string(forKey: "controller_url") ?? resolved.publicBaseURL,
+                policyURL: reader.string(forKey: "controller_policy_url", default: resolved.baseURL + "/privacy"),
+                jurisdiction: reader.string(forKey: "controller_jurisdiction", default: "EU"),
+                service: reader.string(forKey: "controller_service", default: name))
+        }
         return resolved
     }
 }
@@ -93,7 +103,9 @@ struct Demo: AsyncParsableCommand {
     var seedOnly = false
 
     func run() async throws {
-        let config = try await options.resolve()
+        var configured = try await options.resolve()
+        configured.mailer = DemoMailSender()  // the demo has no mail server: rights links are printed here
+        let config = configured
         let logger = makeLogger("candor")
         _ = CandorMetrics.registry
         let store = try await openStore(config, logger: logger)
@@ -128,6 +140,7 @@ struct Demo: AsyncParsableCommand {
         Try:
           \(base)/                 start page
           \(base)/openapi.yaml     API contract
+          \(base)/rights           self-service rights portal (the e-mailed link is printed here)
           curl -s \(base)/v1/subjects?limit=2 -H "Authorization: Bearer \(keys.marketing)" -H "Candor-Purpose: offers"
           curl -s \(base)/v1/ledger/verify -H "Authorization: Bearer \(keys.admin)"
         """)
@@ -201,6 +214,24 @@ struct Erase: AsyncParsableCommand {
         } catch let error as CandorError {
             print("not erased: \(error.detail)")
             throw ExitCode(1)
+        }
+    }
+}
+
+struct RetentionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retention", abstract: "Data retention.", subcommands: [Run.self])
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove what outlived its retention now (the server also does this hourly).")
+        @OptionGroup var options: StoreOptions
+
+        @Option(help: "Erase anonymous subjects inactive for this many days.")
+        var anonymousInactiveDays: Int = 395
+
+        func run() async throws {
+            let store = try await openStore(try await options.resolve(), logger: makeLogger("candor"))
+            let report = try await store.runRetention(anonymousInactiveDays: anonymousInactiveDays)
+            print("retention: removed \(report.declarations) values, \(report.consents) consents, \(report.anonymousSubjects) anonymous subjects, \(report.requests) requests")
         }
     }
 }

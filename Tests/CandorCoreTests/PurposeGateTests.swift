@@ -12,9 +12,9 @@ struct PurposeGateTests {
 
     @Test("An active subject with granted consent is visible")
     func grantedIsVisible() {
-        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, consent: Self.consent(.granted), now: Sample.now) == .visible)
+        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, hasObjected: false, consent: Self.consent(.granted), now: Sample.now) == .visible)
         let notYetExpired = Self.consent(.granted, expiresAt: Sample.now + 1)
-        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, consent: notYetExpired, now: Sample.now) == .visible)
+        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, hasObjected: false, consent: notYetExpired, now: Sample.now) == .visible)
     }
 
     @Test("Consent missing, withdrawn or expired withholds the subject, saying why", arguments: [
@@ -24,15 +24,15 @@ struct PurposeGateTests {
         (PurposeGateTests.consent(.granted, expiresAt: Sample.now - PurposeGateTests.day), "consent_expired"),
     ])
     func consentProblemsWithhold(consent: ConsentRecord?, reason: String) {
-        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, consent: consent, now: Sample.now) == .withheld(reason: reason))
+        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: .active, hasObjected: false, consent: consent, now: Sample.now) == .withheld(reason: reason))
     }
 
     @Test("Restricted and erased subjects are withheld even with consent granted", arguments: [
         (SubjectStatus.restricted, "restricted"), (.erased, "erased"),
     ])
     func statusWithholds(status: SubjectStatus, reason: String) {
-        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: status, consent: Self.consent(.granted), now: Sample.now) == .withheld(reason: reason))
-        #expect(PurposeGate.visibility(for: Sample.purpose("support", basis: .contract), status: status, consent: nil, now: Sample.now) == .withheld(reason: reason))
+        #expect(PurposeGate.visibility(for: Self.consentPurpose, status: status, hasObjected: false, consent: Self.consent(.granted), now: Sample.now) == .withheld(reason: reason))
+        #expect(PurposeGate.visibility(for: Sample.purpose("support", basis: .contract), status: status, hasObjected: false, consent: nil, now: Sample.now) == .withheld(reason: reason))
     }
 
     @Test("A purpose whose legal basis is not consent needs no consent record", arguments: [
@@ -40,7 +40,7 @@ struct PurposeGateTests {
     ])
     func nonConsentBasisIsVisible(basis: LegalBasis) {
         let purpose = Sample.purpose("support", basis: basis)
-        #expect(PurposeGate.visibility(for: purpose, status: .active, consent: nil, now: Sample.now) == .visible)
+        #expect(PurposeGate.visibility(for: purpose, status: .active, hasObjected: false, consent: nil, now: Sample.now) == .visible)
     }
 
     @Test("Only fields that serve a purpose are listed for it")
@@ -86,7 +86,7 @@ struct PurposeGateTests {
             for purpose in purposes {
                 // When the gate decides what this purpose may see
                 let allowed = PurposeGate.fieldKeys(serving: purpose.key, in: fields)
-                let visibility = PurposeGate.visibility(for: purpose, status: status, consent: consents[purpose.key], now: Sample.now)
+                let visibility = PurposeGate.visibility(for: purpose, status: status, hasObjected: false, consent: consents[purpose.key], now: Sample.now)
                 let shown = visibility == .visible ? declared.intersection(allowed) : []
 
                 // Then every field shown serves the purpose, and every field serving it is shown when visible

@@ -79,3 +79,25 @@ def test_start_page_renders_the_registry_accessibly(server, browser, language, d
     assert serious_violations(browser) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"start-{language}.png"))
+
+
+@pytest.mark.parametrize("language, direction, heading", [("en", "ltr", "Processing activities"), ("he", "rtl", "פעילויות עיבוד")])
+def test_records_of_processing_page_is_accessible(server, browser, language, direction, heading):
+    if server.backend != "sqlite":
+        pytest.skip("pages do not depend on the backend")
+    # Given the purposes registered on this server (other tests may have added some)
+    purposes = requests.get(server.base_url + "/v1/purposes", headers={"Authorization": "Bearer " + server.keys["admin"]}, timeout=30).json()["data"]
+    # When an authority opens the record of processing in a language
+    browser.get(f"{server.base_url}/records-of-processing?lang={language}")
+    root = browser.find_element(By.TAG_NAME, "html")
+    assert root.get_attribute("lang") == language and root.get_attribute("dir") == direction
+    # Then it lists every purpose as an activity, with its DPV term, and says what it does not cover yet
+    assert heading in [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    activities = browser.find_elements(By.CSS_SELECTOR, "article.activity")
+    assert len(activities) == len(purposes)
+    assert any("newsletter" in a.text for a in activities)
+    blocked = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+    assert blocked == []
+    assert serious_violations(browser) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"records-{language}.png"))

@@ -1,0 +1,256 @@
+import CandorCore
+import Foundation
+
+/// One row of the audit log.
+public struct AuditEntry: Codable, Sendable, Hashable {
+    public var id: Int64
+    public var at: String
+    /// The API key id, `subject` (the person through the portal), `system`, or for `auth.failed` the
+    /// presented key's visible prefix.
+    public var actor: String
+    public var team: String
+    public var action: String
+    public var purpose: String?
+    public var subjectId: String?
+    public var fields: [String]
+    public var outcome: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, actor, team, action, purpose, fields, outcome
+        case subjectId = "subject_id"
+    }
+}
+
+/// A filter over the audit log.
+public struct AuditQuery: Sendable {
+    public var subjectId: String?
+    public var team: String?
+    public var purpose: String?
+    public var action: String?
+    public var since: Int64?
+    public var until: Int64?
+
+    public init(subjectId: String? = nil, team: String? = nil, purpose: String? = nil, action: String? = nil, since: Int64? = nil, until: Int64? = nil) {
+        self.subjectId = subjectId
+        self.team = team
+        self.purpose = purpose
+        self.action = action
+        self.since = since
+        self.until = until
+    }
+}
+
+/// The periodic review of data security and sharing (GDPR Art. 32(1)(d)), over `[since, until)`.
+public struct AuditReport: Codable, Sendable {
+    /// Reads of personal data grouped by team, purpose and action.
+    public struct Reads: Codable, Sendable, Hashable {
+        public var team: String
+        public var purpose: String?
+        public var action: String
+        public var count: Int64
+        public var subjects: Int64
+        public var fields: [String]
+    }
+
+    /// A key not used for `unusedKeyDays` (or never).
+    public struct UnusedKey: Codable, Sendable, Hashable {
+        public var keyId: String
+        public var name: String
+        public var team: String
+        public var hint: String
+        public var lastUsedAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, team, hint
+            case keyId = "key_id"
+            case lastUsedAt = "last_used_at"
+        }
+    }
+
+    /// Purposes a team, or a key, may use but did not use in the period: candidates for removal
+    /// (data minimisation, least privilege).
+    public struct UnusedPurposes: Codable, Sendable, Hashable {
+        public var team: String
+        public var keyId: String?
+        public var purposes: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case team, purposes
+            case keyId = "key_id"
+        }
+    }
+
+    /// Failed authentication, per presented key prefix. Repeats are coalesced to one row per prefix per
+    /// minute, so `minutes` counts the minutes with failures, not the attempts.
+    public struct FailedAuthentication: Codable, Sendable, Hashable {
+        public var keyPrefix: String
+        public var minutes: Int64
+        public var first: String
+        public var last: String
+
+        enum CodingKeys: String, CodingKey {
+            case minutes, first, last
+            case keyPrefix = "key_prefix"
+        }
+    }
+
+    public var since: String
+    public var until: String
+    public var reads: [Reads]
+    public var unusedKeyDays: Int
+    public var unusedKeys: [UnusedKey]
+    public var unusedPurposes: [UnusedPurposes]
+    public var failedAuthentications: [FailedAuthentication]
+    /// Outbound transfers to destinations. Destinations are not built yet; this stays empty until they are.
+    public var deliveries: [Reads]
+    public var generatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case since, until, reads, deliveries
+        case unusedKeyDays = "unused_key_days"
+        case unusedKeys = "unused_keys"
+        case unusedPurposes = "unused_purposes"
+        case failedAuthentications = "failed_authentications"
+        case generatedAt = "generated_at"
+    }
+}
+
+extension CandorStore {
+    static let hourMillis: Int64 = 3_600_000
+    static let dayMillis: Int64 = 86_400_000
+
+    /// Notes that a key was used. `api_keys.last_used_at` is written at most once an hour per key per
+    /// node, in the background, so authentication adds no write to ordinary requests.
+    func noteKeyUse(_ keyId: String) {
+        let now = self.now
+        let due = keyUseBox.withLock { seen -> Bool in
+            if let last = seen[keyId], now - last < Self.hourMillis { return false }
+            seen[keyId] = now
+            return true
+        }
+        guard due else { return }
+        let committer = self.committer
+        Task {
+            _ = try? await committer.submit { connection in
+                try connection.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", .int(now), .text(keyId))
+            }
+        }
+    }
+
+    /// Records a failed authentication as `auth.failed`, naming only the visible prefix of what was
+    /// presented (as long as a key's hint), never the rest. At most one row per prefix per minute per
+    /// node, so a flood of bad keys cannot turn into a flood of writes.
+    public func recordFailedAuthentication(presented: String?) async {
+        let prefix = presented.map { String($0.prefix(11)) + "…" } ?? "(none)"
+        let minute = now / 60_000
+        let due = failedAuthBox.withLock { seen -> Bool in
+            if seen[prefix] == minute { return false }
+            // Bounded: an attacker cycling prefixes can make rows (one per minute each), not memory.
+            if seen.count > 10_000 { seen = seen.filter { $0.value == minute } }
+            seen[prefix] = minute
+            return true
+        }
+        guard due else { return }
+        _ = try? await committer.submit { connection in
+            try connection.execute(
+                "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, '', 'auth.failed', NULL, NULL, '[]', 'refused')",
+                .int(self.now), .text(prefix))
+        }
+    }
+
+    /// The audit log, oldest first, filtered; cursor pagination by row id.
+    public func auditLog(_ query: AuditQuery, cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
+        var sql = "SELECT id, at, actor, team, action, purpose, subject_id, fields, outcome FROM audit_log WHERE id > ?"
+        var arguments: [SQLValue] = [.int(Int64(cursor ?? "0") ?? 0)]
+        for (column, value) in [("subject_id", query.subjectId), ("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
+            if let value {
+                sql += " AND \(column) = ?"
+                arguments.append(.text(value))
+            }
+        }
+        if let since = query.since {
+            sql += " AND at >= ?"
+            arguments.append(.int(since))
+        }
+        if let until = query.until {
+            sql += " AND at < ?"
+            arguments.append(.int(until))
+        }
+        let finalSQL = sql + " ORDER BY id LIMIT ?"
+        let finalArguments = arguments + [.int(Int64(limit + 1))]
+        return try await database.read { connection in
+            let rows = try connection.query(finalSQL, finalArguments)
+            let entries = rows.prefix(limit).map { row in
+                AuditEntry(id: row.int(0), at: Timestamp.rfc3339(row.int(1)), actor: row.text(2), team: row.text(3), action: row.text(4),
+                           purpose: row.optionalText(5), subjectId: row.optionalText(6),
+                           fields: (try? CandorJSON.decode([String].self, from: row.text(7))) ?? [], outcome: row.text(8))
+            }
+            return Page(data: Array(entries), nextCursor: rows.count > limit ? entries.last.map { String($0.id) } : nil)
+        }
+    }
+
+    /// The review report over `[since, until)`.
+    public func auditReport(since: Int64, until: Int64, unusedKeyDays: Int = 90) async throws -> AuditReport {
+        let now = self.now
+        let registry = self.registry
+        let readActions = Self.disclosureActions
+        let marks = readActions.map { _ in "?" }.joined(separator: ", ")
+        return try await database.read { connection in
+            // Reads grouped in SQL; the field sets (stored as JSON arrays) are merged here.
+            var groups = [String: AuditReport.Reads]()
+            for row in try connection.query(
+                """
+                SELECT team, purpose, action, fields, count(*), count(DISTINCT subject_id) FROM audit_log
+                WHERE at >= ? AND at < ? AND outcome = 'ok' AND action IN (\(marks)) GROUP BY team, purpose, action, fields
+                """, [.int(since), .int(until)] + readActions.map(SQLValue.text))
+            {
+                let key = "\(row.text(0))\u{1}\(row.optionalText(1) ?? "")\u{1}\(row.text(2))"
+                var group = groups[key] ?? AuditReport.Reads(team: row.text(0), purpose: row.optionalText(1), action: row.text(2), count: 0, subjects: 0, fields: [])
+                group.count += row.int(4)
+                // Subjects may repeat across field sets; the sum is an upper bound, which is what a review needs.
+                group.subjects += row.int(5)
+                group.fields = Array(Set(group.fields).union((try? CandorJSON.decode([String].self, from: row.text(3))) ?? [])).sorted()
+                groups[key] = group
+            }
+            let reads = groups.values.sorted { ($0.team, $0.purpose ?? "", $0.action) < ($1.team, $1.purpose ?? "", $1.action) }
+
+            var unusedKeys = [AuditReport.UnusedKey]()
+            let cutoff = now - Int64(unusedKeyDays) * Self.dayMillis
+            for row in try connection.query("SELECT id, last_used_at FROM api_keys WHERE revoked_at IS NULL ORDER BY id", []) {
+                guard let key = registry.keysById[row.text(0)], key.revokedAt == nil else { continue }
+                let lastUsed = row.optionalInt(1)
+                let reference = lastUsed ?? Timestamp.parse(key.createdAt) ?? 0
+                if reference < cutoff {
+                    unusedKeys.append(.init(keyId: key.id, name: key.name, team: key.team, hint: key.hint, lastUsedAt: lastUsed.map(Timestamp.rfc3339)))
+                }
+            }
+
+            var usedByTeam = [String: Set<String>]()
+            var usedByKey = [String: Set<String>]()
+            for row in try connection.query(
+                "SELECT DISTINCT team, actor, purpose FROM audit_log WHERE at >= ? AND at < ? AND purpose IS NOT NULL", [.int(since), .int(until)])
+            {
+                usedByTeam[row.text(0), default: []].insert(row.text(2))
+                usedByKey[row.text(1), default: []].insert(row.text(2))
+            }
+            var unusedPurposes = [AuditReport.UnusedPurposes]()
+            for team in registry.teams.values.sorted(by: { $0.key < $1.key }) {
+                let teamUnused = Set(team.purposes).subtracting(usedByTeam[team.key] ?? [])
+                if !teamUnused.isEmpty { unusedPurposes.append(.init(team: team.key, keyId: nil, purposes: teamUnused.sorted())) }
+                for key in registry.keysById.values.filter({ $0.team == team.key && $0.revokedAt == nil && $0.kind == .secret }).sorted(by: { $0.id < $1.id }) {
+                    let keyUnused = Set(team.purposes).subtracting(usedByKey[key.id] ?? [])
+                    if !keyUnused.isEmpty { unusedPurposes.append(.init(team: team.key, keyId: key.id, purposes: keyUnused.sorted())) }
+                }
+            }
+
+            let failures = try connection.query(
+                "SELECT actor, count(*), min(at), max(at) FROM audit_log WHERE action = 'auth.failed' AND at >= ? AND at < ? GROUP BY actor ORDER BY actor",
+                [.int(since), .int(until)]
+            ).map { AuditReport.FailedAuthentication(keyPrefix: $0.text(0), minutes: $0.int(1), first: Timestamp.rfc3339($0.int(2)), last: Timestamp.rfc3339($0.int(3))) }
+
+            return AuditReport(since: Timestamp.rfc3339(since), until: Timestamp.rfc3339(until), reads: reads, unusedKeyDays: unusedKeyDays,
+                               unusedKeys: unusedKeys, unusedPurposes: unusedPurposes, failedAuthentications: failures, deliveries: [],
+                               generatedAt: Timestamp.rfc3339(now))
+        }
+    }
+}
