@@ -70,8 +70,10 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     RightsRoutes(support: support).addPublic(to: router)
     RequestRoutes(support: support).add(to: api)
     AuditRoutes(support: support).add(to: api)
+    ActivationRoutes(support: support).add(to: api)
     GovernanceRoutes(support: support, resources: resources).add(api: api, router: router)
     PortalRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
+    CollectionRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
     return router
 }
 

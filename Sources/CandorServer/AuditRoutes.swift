@@ -16,7 +16,10 @@ struct AuditRoutes {
             let query = AuditQuery(
                 subjectId: parameters.get("subject_id"), team: parameters.get("team"), purpose: parameters.get("purpose"), action: parameters.get("action"),
                 since: try Self.time(request, "since"), until: try Self.time(request, "until"))
-            return try support.json(try await store.auditLog(query, cursor: try support.cursor(request), limit: try support.limit(request)).opaque)
+            let cursor = try support.cursor(request)
+            // Audit cursors are row ids: anything else would silently restart at the first page.
+            if let cursor, Int64(cursor) == nil { throw Problem.field(.badRequest, .malformed, field: "cursor", "is not a cursor this server issued") }
+            return try support.json(try await store.auditLog(query, cursor: cursor, limit: try support.limit(request)).opaque)
         }
         group.get("audit/report") { request, context in
             _ = try support.principal(context, .audit)

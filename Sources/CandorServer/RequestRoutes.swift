@@ -53,7 +53,10 @@ struct RequestRoutes {
         group.post("requests/:id/extend") { request, context in
             let principal = try support.principal(context, .erase)
             let (input, body) = try await support.decode(ExtendInput.self, from: request)
-            return try support.answer(try await store.extendRequest(id: try support.parameter(context, "id"), by: input.months ?? input.days, reason: input.reason,
+            let id = try support.parameter(context, "id")
+            // The amount is read in the request's own unit, so `days` on a GDPR request is not taken as months.
+            let jurisdiction = try await store.request(id: id, by: principal).jurisdiction
+            return try support.answer(try await store.extendRequest(id: id, by: jurisdiction == .gdpr ? input.months : input.days, reason: input.reason,
                                                                     principal: principal, idempotency: try support.idempotency(request, body: body)), status: .ok)
         }
         group.post("requests/:id/complete") { request, context in

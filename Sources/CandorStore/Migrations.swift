@@ -11,7 +11,7 @@ struct Migration {
 ///
 /// Every subject-owned table leads with `subject_id`, so it can be distributed by subject.
 enum Migrations {
-    static let all: [Migration] = [core, rightsV1, portal]
+    static let all: [Migration] = [core, rightsV1, portal, collection, activationV1]
 
     static let core = Migration(
         name: "v1",
@@ -139,5 +139,40 @@ enum Migrations {
             "CREATE INDEX audit_by_team ON audit_log (team, at)",
             "CREATE INDEX audit_by_action ON audit_log (action, at)",
             "CREATE INDEX audit_by_at ON audit_log (at)",
+        ])
+
+    /// Activation (issue 5): saved segments, the offers catalog, decisions with the offers they issued
+    /// (counted for caps in the deciding transaction) and their outcomes.
+    static let activationV1 = Migration(
+        name: "activation_v1",
+        sqlite: [
+            "CREATE TABLE segments (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, rule TEXT NOT NULL, created_at INTEGER NOT NULL)",
+            "CREATE TABLE offers (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL)",
+            """
+            CREATE TABLE decisions (id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, placement TEXT NOT NULL, arm TEXT NOT NULL,
+              offers TEXT NOT NULL, created_at INTEGER NOT NULL)
+            """,
+            "CREATE INDEX decisions_by_subject ON decisions (subject_id)",
+            "CREATE TABLE offer_issues (subject_id TEXT NOT NULL, offer_id TEXT NOT NULL, decision_id TEXT NOT NULL, created_at INTEGER NOT NULL)",
+            "CREATE INDEX offer_issues_by_offer ON offer_issues (offer_id, subject_id)",
+            """
+            CREATE TABLE outcomes (decision_id TEXT NOT NULL, offer_id TEXT NOT NULL, type TEXT NOT NULL, created_at INTEGER NOT NULL,
+              PRIMARY KEY (decision_id, offer_id, type))
+            """,
+        ],
+        postgres: [
+            "CREATE TABLE segments (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, rule TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE offers (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE decisions (id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, placement TEXT NOT NULL, arm TEXT NOT NULL,
+              offers TEXT NOT NULL, created_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX decisions_by_subject ON decisions (subject_id)",
+            "CREATE TABLE offer_issues (subject_id TEXT NOT NULL, offer_id TEXT NOT NULL, decision_id TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE INDEX offer_issues_by_offer ON offer_issues (offer_id, subject_id)",
+            """
+            CREATE TABLE outcomes (decision_id TEXT NOT NULL, offer_id TEXT NOT NULL, type TEXT NOT NULL, created_at BIGINT NOT NULL,
+              PRIMARY KEY (decision_id, offer_id, type))
+            """,
         ])
 }

@@ -96,6 +96,8 @@ extension CandorStore {
             try connection.execute("DELETE FROM rights_requests WHERE id = ?", .text(requestId))
             try self.audit(connection, nil, action: "retention.request", subjectId: subjectId, outcome: requestId)
         }
+        // Removed values emit no events, so the segment index is rebuilt rather than followed.
+        if report.declarations + report.consents > 0 { try await reloadSegmentIndex() }
         return report
     }
 

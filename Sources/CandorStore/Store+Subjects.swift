@@ -145,8 +145,9 @@ extension CandorStore {
         }
     }
 
-    /// Grants or withdraws consent for one or more purposes.
-    public func setConsents(subjectId: String, _ inputs: [ConsentInput], by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<ConsentReceipt> {
+    /// Grants or withdraws consent for one or more purposes; `selfService` names the person as the actor
+    /// when there is no principal (the preference center).
+    public func setConsents(subjectId: String, _ inputs: [ConsentInput], by principal: Principal?, selfService: Bool = false, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<ConsentReceipt> {
         if let replayed: WriteOutcome<ConsentReceipt> = try await replay(principal, idempotency) { return replayed }
         let purposes = registry.purposes
         let changes = try ConsentRules.validate(inputs, purposes: purposes, now: now).get()
@@ -168,8 +169,8 @@ extension CandorStore {
                 views.append(ConsentView(ConsentRecord(purpose: change.purpose, status: change.status, method: change.method,
                                                        noticeVersion: change.noticeVersion, updatedAt: at, expiresAt: change.expiresAt), now: at))
             }
-            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "consent", record: LedgerRecord(actor: principal?.key.id ?? "system", consents: changes))
-            try self.audit(connection, principal, action: "consent.change", subjectId: subjectId)
+            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "consent", record: LedgerRecord(actor: Self.ledgerActor(principal, selfService: selfService), consents: changes))
+            try self.audit(connection, principal, action: "consent.change", subjectId: subjectId, selfService: selfService)
             for change in changes {
                 try self.emit(connection, type: change.status == .granted ? "consent.granted" : "consent.withdrawn", subjectId: subjectId, data: [
                     "purpose": .string(change.purpose), "method": .string(change.method.rawValue),

@@ -71,6 +71,10 @@ public final class CandorStore: Sendable {
     let failedAuthBox = Locked([String: Int64]())
     /// The controller named in consent receipts and the record of processing (set by the server from its configuration).
     let controllerBox = Locked(DataController.unconfigured())
+    /// The in-memory segment index and what feeds it (Activation/SegmentIndexFeeder.swift).
+    let segmentFeeder = SegmentIndexFeeder()
+    /// Holdout share and index polling interval (Activation/).
+    let activationSettings = Locked(ActivationSettings())
     let logger: Logger
     /// Whether special-category fields may be registered (an explicit installation setting).
     public let allowSpecialCategory: Bool
@@ -145,7 +149,7 @@ public final class CandorStore: Sendable {
         _ principal: Principal?, idempotency: IdempotencyRequest?, status: Int, subjectId: String? = nil,
         storedAs: ((R) -> R)? = nil, _ command: @escaping (SQLConnection) throws -> R
     ) async throws -> WriteOutcome<R> {
-        try await committer(for: subjectId).submit { connection -> WriteOutcome<R> in
+        let outcome = try await committer(for: subjectId).submit { connection -> WriteOutcome<R> in
             if let idempotency, let principal, let stored = try Self.storedAnswer(connection, principal, idempotency) {
                 return .replayed(status: stored.status, body: stored.body)
             }
@@ -158,6 +162,9 @@ public final class CandorStore: Sendable {
             }
             return .fresh(result)
         }
+        // Every subject write passes here: once committed, the segment index takes the new projection.
+        if let subjectId, case .fresh = outcome { try await noteSubjectChanged(subjectId) }
+        return outcome
     }
 
     /// The stored answer of an earlier request with the same Idempotency-Key, looked up before the new

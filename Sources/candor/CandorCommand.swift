@@ -141,6 +141,8 @@ struct Demo: AsyncParsableCommand {
           \(base)/                 start page
           \(base)/openapi.yaml     API contract
           \(base)/rights           self-service rights portal (the e-mailed link is printed here)
+          \(base)/p                preference center (the e-mailed link is printed here)
+          \(base)/privacy          privacy at a glance, generated from the registry
           curl -s \(base)/v1/subjects?limit=2 -H "Authorization: Bearer \(keys.marketing)" -H "Candor-Purpose: offers"
           curl -s \(base)/v1/ledger/verify -H "Authorization: Bearer \(keys.admin)"
         """)

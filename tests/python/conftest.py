@@ -52,6 +52,7 @@ MEDIA_DESERIALIZERS = {
     "application/problem+json": _json,
     "application/yaml": _plain,
     "text/css": _plain,
+    "text/csv": _plain,
 }
 
 
@@ -254,7 +255,7 @@ class Api:
         content_type = response.headers.get("Content-Type", "")
         # Headers every answer carries, errors included.
         assert response.headers.get("X-Content-Type-Options") == "nosniff", f"{path} {response.status_code}: no nosniff"
-        if template != "/static/candor.css":
+        if template not in ("/static/candor.css", "/.well-known/gpc.json"):
             assert response.headers.get("Cache-Control") == "no-store", f"{path} {response.status_code}: cacheable"
         if response.status_code >= 400:
             assert content_type == "application/problem+json", content_type
@@ -262,7 +263,10 @@ class Api:
             assert body["status"] == response.status_code
             assert body["type"].startswith("urn:candor:problem:")
         elif template.startswith("/v1/"):
-            assert content_type == "application/json", content_type
+            if template in ("/v1/requests", "/v1/requests.csv") and content_type.startswith("text/csv"):
+                assert content_type == "text/csv; charset=utf-8", content_type
+            else:
+                assert content_type == "application/json", content_type
 
     def problem(self, response: requests.Response, status: int, kind: str, field_name: str | None = None) -> dict:
         """Asserts a problem document of `kind` (the last part of its type) naming `field_name`."""

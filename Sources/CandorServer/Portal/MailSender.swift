@@ -48,7 +48,8 @@ public struct DemoMailSender: MailSender {
 
     public func send(_ message: MailMessage) async throws {
         // Written straight to the file descriptor: print() is block-buffered when stdout is a file.
-        FileHandle.standardOutput.write(Data("Demo mail — rights portal link (valid once, 60 minutes): \(message.link)\n".utf8))
+        let what = message.link.contains("/p/") ? "preference center link (7 days)" : "rights portal link (valid once, 60 minutes)"
+        FileHandle.standardOutput.write(Data("Demo mail — \(what): \(message.link)\n".utf8))
     }
 }
 

@@ -18,7 +18,7 @@ struct PortalRoutes {
     let resources: Resources
     let config: ServerConfig
     let support: RouteSupport
-    let limiter = PortalRateLimiter()
+    var limiter = PortalRateLimiter()
 
     /// How long an e-mailed link works, and how long the session it opens lasts.
     static let linkLifetime: Int64 = 60 * 60 * 1000
@@ -100,50 +100,70 @@ struct PortalRoutes {
 
     // MARK: - Asking for a link
 
-    func askPage(_ request: Request, email: String = "", error: Bool = false, status: HTTPResponse.Status = .ok) async throws -> Response {
+    /// A page where a person asks for a link by e-mail: `/rights` here, `/p` for the preference center.
+    /// Both answer the same whether or not the address is known, and share the limits below.
+    struct LinkDesk: Sendable {
+        /// Where the page lives (its form posts back here; its browser cookie is scoped to it).
+        var path: String
+        /// The page's words: the portal's, with the desk's own heading, introduction and answer.
+        var strings: @Sendable (PageLanguage) -> [String: String]
+        /// The link for a known person, and the mail that carries it.
+        var link: @Sendable (String, PageLanguage) -> String
+        var mail: @Sendable (PageLanguage, String) -> (subject: String, body: String)
+    }
+
+    var rightsDesk: LinkDesk {
+        LinkDesk(path: "/rights", strings: { PortalStrings.of($0) }, link: { rightsLink(subjectId: $0, language: $1) },
+                 mail: { PortalStrings.mail($0, link: $1) })
+    }
+
+    func askPage(_ request: Request, desk: LinkDesk? = nil, email: String = "", error: Bool = false, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let desk = desk ?? rightsDesk
         let language = PageLanguage.choose(request)
         var browser = request.cookies[Self.browserCookie]?.value ?? ""
         var fresh: Cookie?
         if !Self.isBrowserNonce(browser) {
             browser = Self.randomHex()
-            fresh = Cookie(name: Self.browserCookie, value: browser, path: "/rights", secure: secureCookies, httpOnly: true, sameSite: .strict)
+            fresh = Cookie(name: Self.browserCookie, value: browser, path: desk.path, secure: secureCookies, httpOnly: true, sameSite: .strict)
         }
-        var response = render("portal_ask", language, path: "/rights", status: status, [
-            "csrf": links.tag("csrf-browser", browser), "email": email, "error": error,
+        var response = render("portal_ask", language, path: desk.path, status: status, [
+            "csrf": links.tag("csrf-browser", browser), "email": email, "error": error, "t": desk.strings(language),
         ])
         if let fresh { response.setCookie(fresh) }
         return response
     }
 
-    func askForLink(_ request: Request, _ context: CandorRequestContext) async throws -> Response {
+    func askForLink(_ request: Request, _ context: CandorRequestContext, desk: LinkDesk? = nil) async throws -> Response {
+        let desk = desk ?? rightsDesk
         let language = PageLanguage.choose(request)
+        let t = desk.strings(language)
         let form = try await Self.form(request, limit: support.maxBodyBytes)
         let browser = request.cookies[Self.browserCookie]?.value ?? ""
         guard Self.isBrowserNonce(browser), links.checkTag("csrf-browser", browser, presented: form.first("csrf")) else {
-            return message(language, path: "/rights", status: .forbidden, heading: "csrfHeading", body: "csrfBody", actions: [("/rights", "askNew")])
+            return message(language, path: desk.path, status: .forbidden, heading: "csrfHeading", body: "csrfBody", actions: [(desk.path, "askNew")], strings: t)
         }
         let email = form.first("email").trimmingCharacters(in: .whitespacesAndNewlines)
         guard SubjectInput.looksLikeEmail(email) else {
-            return try await askPage(request, email: email, error: true, status: .unprocessableContent)
+            return try await askPage(request, desk: desk, email: email, error: true, status: .unprocessableContent)
         }
         // Limits count every request alike, known address or not, so they reveal nothing either.
         let now = store.currentMillis
         let addressKey = "a:" + links.tag("rate", ServerSecrets.normalizeEmail(email))
         let clientKey = "c:" + (context.remoteIP ?? "unknown")
         guard limiter.allow(addressKey, limit: Self.perAddressLimit, now: now), limiter.allow(clientKey, limit: Self.perClientLimit, now: now) else {
-            return message(language, path: "/rights", status: .tooManyRequests, heading: "rateHeading", body: "rateBody", actions: [])
+            return message(language, path: desk.path, status: .tooManyRequests, heading: "rateHeading", body: "rateBody", actions: [], strings: t)
         }
         if let subject = try await store.portalSubject(email: email) {
-            let link = rightsLink(subjectId: subject.id, language: language)
-            let words = PortalStrings.mail(language, link: link)
+            let link = desk.link(subject.id, language)
+            let words = desk.mail(language, link)
             do {
                 try await config.mailer.send(MailMessage(to: email, subject: words.subject, body: words.body, link: link, language: language.code))
             } catch {
                 // The person sees the same answer either way; the failure is for operators (type only).
-                context.logger.error("rights link not sent", metadata: ["error.type": "\(type(of: error))"])
+                context.logger.error("link not sent", metadata: ["error.type": "\(type(of: error))"])
             }
         }
-        return message(language, path: "/rights", status: .ok, heading: "sentHeading", body: "sentBody", actions: [])
+        return message(language, path: desk.path, status: .ok, heading: "sentHeading", body: "sentBody", actions: [], strings: t)
     }
 
     // MARK: - Opening a link
@@ -380,10 +400,11 @@ struct PortalRoutes {
     }
 
     /// A page with one message and the links that lead on; `done` marks a confirmation of an action.
-    func message(_ language: PageLanguage, path: String, status: HTTPResponse.Status, heading: String, body: String, actions: [(String, String)], done: Bool = false) -> Response {
-        let t = PortalStrings.of(language)
+    func message(_ language: PageLanguage, path: String, status: HTTPResponse.Status, heading: String, body: String, actions: [(String, String)], done: Bool = false,
+                 strings: [String: String]? = nil) -> Response {
+        let t = strings ?? PortalStrings.of(language)
         return render("portal_message", language, path: path, status: status, [
-            "heading": t[heading] ?? heading, "body": t[body] ?? body, "done": done, "problem": status.code >= 400, "hasActions": !actions.isEmpty,
+            "t": t, "heading": t[heading] ?? heading, "body": t[body] ?? body, "done": done, "problem": status.code >= 400, "hasActions": !actions.isEmpty,
             "actions": actions.map { ["href": $0.0, "label": t[$0.1] ?? $0.1] },
         ])
     }

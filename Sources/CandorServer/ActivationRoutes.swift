@@ -1,0 +1,84 @@
+import CandorCore
+import CandorStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/v1/segments`, `/v1/offers`, `/v1/decide` and outcomes: activation of declared data (issue 5).
+struct ActivationRoutes {
+    let support: RouteSupport
+    var store: CandorStore { support.store }
+
+    struct CountInput: Codable {
+        var rule: String
+    }
+
+    struct CountView: Codable {
+        var count: Int
+    }
+
+    struct List<Item: Codable & Sendable>: Codable {
+        var data: [Item]
+    }
+
+    func add(to group: RouterGroup<CandorRequestContext>) {
+        // The holdout share is an installation setting: CANDOR_HOLDOUT_SHARE, 0…1 (default 0.1).
+        if let text = ProcessInfo.processInfo.environment["CANDOR_HOLDOUT_SHARE"], let share = Double(text), (0...1).contains(share) {
+            store.configureActivation { $0.holdoutShare = share }
+        }
+        group.post("segments/count") { request, context in
+            _ = try support.principal(context, .admin)
+            let (input, _) = try await support.decode(CountInput.self, from: request)
+            return try support.json(CountView(count: try await store.countSegment(rule: input.rule)))
+        }
+        group.post("segments") { request, context in
+            let principal = try support.principal(context, .admin)
+            let (input, body) = try await support.decode(SegmentInput.self, from: request)
+            return try support.answer(try await store.createSegment(input, by: principal, idempotency: try support.idempotency(request, body: body)), status: .created)
+        }
+        group.get("segments") { _, context in
+            _ = try support.principal(context, .admin)
+            return try support.json(List(data: try await store.segments()))
+        }
+        group.get("segments/:id") { _, context in
+            _ = try support.principal(context, .admin)
+            return try support.json(try await store.segment(try support.parameter(context, "id")))
+        }
+        group.get("segments/:id/members") { request, context in
+            let principal = try support.principal(context, .read)
+            let purpose = try support.purpose(request, principal)
+            let page = try await store.members(ofSegment: try support.parameter(context, "id"), purpose: purpose,
+                                               cursor: try support.cursor(request), limit: try support.limit(request), by: principal)
+            return try support.json(page.opaque)
+        }
+        group.post("offers") { request, context in
+            let principal = try support.principal(context, .admin)
+            let (input, body) = try await support.decode(Offer.self, from: request)
+            return try support.answer(try await store.createOffer(input, by: principal, idempotency: try support.idempotency(request, body: body)), status: .created)
+        }
+        group.get("offers") { _, context in
+            _ = try support.principal(context, .admin)
+            return try support.json(List(data: try await store.offers()))
+        }
+        group.get("offers/report") { request, context in
+            _ = try support.principal(context, .admin)
+            let offerId: String? = request.uri.queryParameters.get("offer_id").map { String($0) }
+            if let offerId { _ = try await store.offer(offerId) }
+            return try support.json(try await store.liftReport(offerId: offerId))
+        }
+        group.get("offers/:id") { _, context in
+            _ = try support.principal(context, .admin)
+            return try support.json(try await store.offer(try support.parameter(context, "id")))
+        }
+        group.post("decide") { request, context in
+            let principal = try support.principal(context, .read)
+            let (input, _) = try await support.decode(DecideInput.self, from: request)
+            return try support.json(try await store.decide(input, by: principal))
+        }
+        group.post("decisions/:id/outcomes") { request, context in
+            let principal = try support.principal(context, .read)
+            let (input, _) = try await support.decode(OutcomeInput.self, from: request)
+            return try support.json(try await store.recordOutcome(decisionId: try support.parameter(context, "id"), input, by: principal), status: .created)
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import CandorCore
+import Foundation
+
+/// The in-memory segment index: per (field, value) bitmaps, per-field value and declaration-time
+/// columns for ranges, and per-purpose bitmaps of who the purpose gate lets through. It is fed whole
+/// subject projections (never individual rule changes), so it cannot drift from the rules it mirrors.
+///
+/// Not thread-safe on its own; `SegmentIndexFeeder` owns it behind a lock.
+public struct SegmentIndex: Sendable {
+    /// subject id → dense ordinal, and back. Ordinals are never reused (an erased person's bit is just cleared).
+    var ordinals: [String: Int] = [:]
+    var ids: [String] = []
+    /// People whose data may be used at all (active: not restricted, not erased).
+    var active = Bitmap()
+    var objected = Bitmap()
+    var isSet: [String: Bitmap] = [:]
+    /// field → canonical JSON of a value (or, for multi-choice, of one option) → who holds it.
+    var equal: [String: [String: Bitmap]] = [:]
+    /// field → ordinal → comparable number (numbers; dates as yyyymmdd); NaN when unset.
+    var ordered: [String: [Double]] = [:]
+    /// field → ordinal → when it was declared (ms); 0 when unset.
+    var declaredAt: [String: [Int64]] = [:]
+    /// purpose → who the purpose gate let through when their projection was last applied.
+    var visible: [String: Bitmap] = [:]
+    /// purpose → the definition `visible` was computed with; a changed purpose is recomputed.
+    var visibleUnder: [String: Purpose] = [:]
+    /// purpose → ordinal → consent expiry, for granted consents that expire (the one clock-dependent part of the gate).
+    var expiring: [String: [Int: Int64]] = [:]
+    /// ordinal → consents, kept so a purpose whose definition changes can be recomputed without the database.
+    var consents: [Int: [String: ConsentRecord]] = [:]
+
+    public init() {}
+
+    /// How many people the index has seen.
+    public var subjectCount: Int { ids.count }
+
+    mutating func ordinal(for id: String) -> Int {
+        if let existing = ordinals[id] { return existing }
+        let next = ids.count
+        ordinals[id] = next
+        ids.append(id)
+        return next
+    }
+
+    /// Replaces everything known about one person with their current projection (nil: gone or erased).
+    public mutating func apply(_ subjectId: String, _ profile: SegmentProfile?, purposes: [String: Purpose], now: Int64) {
+        guard profile != nil || ordinals[subjectId] != nil else { return }
+        let o = ordinal(for: subjectId)
+        active.remove(o)
+        objected.remove(o)
+        for key in isSet.keys { isSet[key]!.remove(o) }
+        for (field, values) in equal { for key in values.keys { equal[field]![key]!.remove(o) } }
+        for key in ordered.keys where o < ordered[key]!.count { ordered[key]![o] = .nan }
+        for key in declaredAt.keys where o < declaredAt[key]!.count { declaredAt[key]![o] = 0 }
+        for key in visible.keys { visible[key]!.remove(o) }
+        for key in expiring.keys { expiring[key]![o] = nil }
+        consents[o] = nil
+        guard let profile, profile.status != .erased else { return }
+        if profile.status == .active { active.insert(o) }
+        if profile.hasObjected { objected.insert(o) }
+        if !profile.consents.isEmpty { consents[o] = profile.consents }
+        for (field, fact) in profile.values {
+            isSet[field, default: Bitmap()].insert(o)
+            switch fact.value {
+            case .array(let items): for item in items { equal[field, default: [:]][item.jsonText, default: Bitmap()].insert(o) }
+            default: equal[field, default: [:]][fact.value.jsonText, default: Bitmap()].insert(o)
+            }
+            if let number = Self.comparable(fact.value) { Self.put(&ordered[field, default: []], o, number, .nan) }
+            Self.put(&declaredAt[field, default: []], o, fact.declaredAt, 0)
+        }
+        for purpose in purposes.values { gate(purpose, o, profile.status, profile.hasObjected, now: now) }
+    }
+
+    /// Asks the purpose gate about one person and one purpose, and records the answer.
+    mutating func gate(_ purpose: Purpose, _ o: Int, _ status: SubjectStatus, _ hasObjected: Bool, now: Int64) {
+        let consent = consents[o]?[purpose.key]
+        if PurposeGate.visibility(for: purpose, status: status, hasObjected: hasObjected, consent: consent, now: now) == .visible {
+            visible[purpose.key, default: Bitmap()].insert(o)
+            if purpose.legalBasis.requiresConsent, let expiry = consent?.expiresAt { expiring[purpose.key, default: [:]][o] = expiry }
+        }
+        visibleUnder[purpose.key] = purpose
+    }
+
+    static func put<T>(_ column: inout [T], _ o: Int, _ value: T, _ empty: T) {
+        if o >= column.count { column.append(contentsOf: repeatElement(empty, count: o + 1 - column.count)) }
+        column[o] = value
+    }
+
+    /// Numbers as they are; dates `YYYY-MM-DD` as yyyymmdd, which orders the same way.
+    static func comparable(_ value: JSONValue) -> Double? {
+        switch value {
+        case .number(let number): return number
+        case .string(let text) where text.count == 10 && DeclarationRulesBridge.isDate(text):
+            return Double(text.replacingOccurrences(of: "-", with: ""))
+        default: return nil
+        }
+    }
+
+    static func comparable(_ literal: SegmentLiteral) -> Double? { comparable(literal.json) }
+
+    /// Recomputes the gate for purposes whose definition changed (or that are new) since last applied.
+    mutating func refreshPurposes(_ purposes: [String: Purpose], now: Int64) {
+        for purpose in purposes.values where visibleUnder[purpose.key] != purpose {
+            visible[purpose.key] = Bitmap()
+            expiring[purpose.key] = [:]
+            for o in 0..<ids.count where active.contains(o) { gate(purpose, o, .active, objected.contains(o), now: now) }
+            visibleUnder[purpose.key] = purpose
+        }
+    }
+
+    /// The people a rule selects, as a bitmap of ordinals. The same meaning as `SegmentEvaluator.matches`.
+    public func evaluate(_ expr: SegmentExpr, now: Int64) -> Bitmap {
+        eval(expr, now: now).intersection(active)
+    }
+
+    func eval(_ expr: SegmentExpr, now: Int64) -> Bitmap {
+        switch expr {
+        case .and(let a, let b): return eval(a, now: now).intersection(eval(b, now: now))
+        case .or(let a, let b): return eval(a, now: now).union(eval(b, now: now))
+        case .not(let a): return active.subtracting(eval(a, now: now))
+        case .isSet(let field): return isSet[field] ?? Bitmap()
+        case .has(let field, let all, let options):
+            let maps = options.map { equal[field]?[JSONValue.string($0).jsonText] ?? Bitmap() }
+            return maps.dropFirst().reduce(maps.first ?? Bitmap()) { all ? $0.intersection($1) : $0.union($1) }
+        case .compare(let field, let order, let literal):
+            // Equality goes through the value bitmaps (canonical JSON, so 42 and 42.0 agree); order scans.
+            if order != .equal && order != .notEqual {
+                guard let number = Self.comparable(literal) else { return Bitmap() }
+                return scan(field) { order.holds($0, number) }
+            }
+            let hit = equal[field]?[literal.json.jsonText] ?? Bitmap()
+            return order == .equal ? hit : (isSet[field] ?? Bitmap()).subtracting(hit)
+        case .oneOf(let field, let literals):
+            return literals.reduce(Bitmap()) { $0.union(eval(.compare(field: field, .equal, $1), now: now)) }
+        case .between(let field, let low, let high):
+            guard let l = Self.comparable(low), let h = Self.comparable(high) else { return Bitmap() }
+            return scan(field) { $0 >= l && $0 <= h }
+        case .declaredWithin(let field, let millis):
+            var out = Bitmap()
+            let since = now - millis
+            for (o, at) in (declaredAt[field] ?? []).enumerated() where at != 0 && at >= since { out.insert(o) }
+            return out
+        case .consent(let purpose):
+            var out = visible[purpose] ?? Bitmap()
+            for (o, expiry) in expiring[purpose] ?? [:] where expiry <= now { out.remove(o) }
+            return out
+        }
+    }
+
+    /// The people whose comparable value of `field` passes `test`. With few distinct values (sizes,
+    /// dates of birth by day) it ors the per-value bitmaps; otherwise it scans the column.
+    func scan(_ field: String, _ test: (Double) -> Bool) -> Bitmap {
+        if let values = equal[field], values.count <= 512 {
+            var out = Bitmap()
+            for (key, map) in values {
+                guard let decoded = try? CandorJSON.decode(JSONValue.self, from: key), let number = Self.comparable(decoded), test(number) else { continue }
+                out = out.union(map)
+            }
+            return out
+        }
+        var out = Bitmap()
+        for (o, value) in (ordered[field] ?? []).enumerated() where !value.isNaN && test(value) { out.insert(o) }
+        return out
+    }
+
+    /// The subject ids of a bitmap, in ordinal order.
+    public func subjectIds(_ bitmap: Bitmap) -> [String] { bitmap.members.map { ids[$0] } }
+}
+
+extension SegmentOrder {
+    func holds(_ a: Double, _ b: Double) -> Bool {
+        switch self {
+        case .equal: a == b
+        case .notEqual: a != b
+        case .less: a < b
+        case .lessOrEqual: a <= b
+        case .greater: a > b
+        case .greaterOrEqual: a >= b
+        }
+    }
+}
+
+/// `DeclarationRules.isCalendarDate` is internal to CandorCore; a date-shaped check is enough here,
+/// because only values that passed validation reach the index.
+enum DeclarationRulesBridge {
+    static func isDate(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        return u.count == 10 && u[4] == 45 && u[7] == 45 && u.enumerated().allSatisfy { $0.offset == 4 || $0.offset == 7 || (48...57).contains($0.element) }
+    }
+}
+
+extension SegmentIndex {
+    /// Roughly how much memory the index holds (bitmaps and columns; dictionary overhead estimated).
+    public var estimatedBytes: Int {
+        var words = active.words.count + objected.words.count
+        for map in isSet.values { words += map.words.count }
+        for maps in equal.values { for map in maps.values { words += map.words.count } }
+        for map in visible.values { words += map.words.count }
+        var bytes = words * 8
+        for column in ordered.values { bytes += column.count * 8 }
+        for column in declaredAt.values { bytes += column.count * 8 }
+        // ids: the array and the ordinal map, with string storage.
+        for id in ids { bytes += (id.utf8.count + 16) * 2 }
+        for held in consents.values { bytes += 64 + held.count * 96 }
+        return bytes
+    }
+}

@@ -1,0 +1,432 @@
+import CandorCore
+import Foundation
+
+/// Where an offer can be shown. `support` is service routing: the queue, article or advisor to offer.
+public enum Placement: String, Codable, Sendable, CaseIterable {
+    case onsite, newsletter, support
+}
+
+/// An offer's words in one locale.
+public struct OfferContent: Codable, Sendable, Hashable {
+    public var title: String
+    public var body: String
+
+    public init(title: String, body: String) {
+        self.title = title
+        self.body = body
+    }
+}
+
+/// For the `support` placement: where to route the person.
+public struct ServiceRoute: Codable, Sendable, Hashable {
+    public var queue: String?
+    public var article: String?
+    public var advisor: String?
+}
+
+/// An offer in the catalog, as stored and as created (ids and times are filled in by the store).
+public struct Offer: Codable, Sendable, Hashable {
+    public var id: String?
+    public var name: String
+    /// locale → words.
+    public var content: [String: OfferContent]
+    public var placements: [String]
+    /// The saved segment a person must be in; nil for a generic offer, which is what the
+    /// non-personalized fallback shows.
+    public var segmentId: String?
+    /// The purpose the offer uses data for; required with a segment.
+    public var purpose: String?
+    public var validFrom: String?
+    public var validUntil: String?
+    public var capPerPerson: Int?
+    public var capTotal: Int?
+    public var priority: Int?
+    public var incentivePool: String?
+    public var route: ServiceRoute?
+    public var createdAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, content, placements, purpose, priority, route
+        case segmentId = "segment_id"
+        case validFrom = "valid_from"
+        case validUntil = "valid_until"
+        case capPerPerson = "cap_per_person"
+        case capTotal = "cap_total"
+        case incentivePool = "incentive_pool"
+        case createdAt = "created_at"
+    }
+
+    func isLive(at now: Int64) -> Bool {
+        (validFrom.flatMap(Timestamp.parse).map { $0 <= now } ?? true) && (validUntil.flatMap(Timestamp.parse).map { $0 > now } ?? true)
+    }
+
+    func words(for locale: String?) -> (String, OfferContent)? {
+        if let locale, let words = content[locale] { return (locale, words) }
+        if let words = content["en"] { return ("en", words) }
+        return content.keys.sorted().first.map { ($0, content[$0]!) }
+    }
+}
+
+/// What the caller knows about where the offer will be shown. Never tracked behaviour: page and locale only.
+public struct DecideContext: Codable, Sendable {
+    public var page: String?
+    public var locale: String?
+}
+
+/// `POST /v1/decide`.
+public struct DecideInput: Codable, Sendable {
+    public var subjectId: String
+    public var placement: String
+    public var context: DecideContext?
+    public var limit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case placement, context, limit
+        case subjectId = "subject_id"
+    }
+}
+
+/// The consent (or other legal basis) that allowed a personalized offer.
+public struct BecauseConsent: Codable, Sendable, Hashable {
+    public var purpose: String
+    public var legalBasis: String
+    public var noticeVersion: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case purpose
+        case legalBasis = "legal_basis"
+        case noticeVersion = "notice_version"
+    }
+}
+
+/// One declared fact behind an offer: what, when and where the person told us.
+public struct BecauseFact: Codable, Sendable, Hashable {
+    public var field: String
+    public var value: JSONValue
+    public var declaredAt: String
+    public var source: String
+    public var collectionPoint: String?
+
+    enum CodingKeys: String, CodingKey {
+        case field, value, source
+        case declaredAt = "declared_at"
+        case collectionPoint = "collection_point"
+    }
+}
+
+/// Why a person sees an offer.
+public struct Because: Codable, Sendable, Hashable {
+    public var facts: [BecauseFact]
+    public var consent: BecauseConsent
+}
+
+/// One offer in a decision.
+public struct DecidedOffer: Codable, Sendable, Hashable {
+    public var offerId: String
+    public var locale: String
+    public var title: String
+    public var body: String
+    public var priority: Int
+    public var route: ServiceRoute?
+    public var incentivePool: String?
+    /// Present only on personalized offers; the fallback uses nothing about the person.
+    public var because: Because?
+
+    enum CodingKeys: String, CodingKey {
+        case locale, title, body, priority, route, because
+        case offerId = "offer_id"
+        case incentivePool = "incentive_pool"
+    }
+}
+
+/// The answer of `POST /v1/decide`.
+public struct Decision: Codable, Sendable, Hashable {
+    public var decisionId: String
+    public var placement: String
+    /// `personalized` (eligible for personalization), `holdout` (kept out to measure lift) or
+    /// `excluded` (erased, restricted, or unknown to the purpose gate: never personalized).
+    public var arm: String
+    public var personalized: Bool
+    public var offers: [DecidedOffer]
+    public var decidedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case placement, arm, personalized, offers
+        case decisionId = "decision_id"
+        case decidedAt = "decided_at"
+    }
+}
+
+/// `POST /v1/decisions/{id}/outcomes`.
+public struct OutcomeInput: Codable, Sendable {
+    public var type: String
+    public var offerId: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case offerId = "offer_id"
+    }
+}
+
+/// A recorded outcome.
+public struct Outcome: Codable, Sendable, Hashable {
+    public var decisionId: String
+    public var offerId: String
+    public var type: String
+    public var recordedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case decisionId = "decision_id"
+        case offerId = "offer_id"
+        case recordedAt = "recorded_at"
+    }
+}
+
+/// Conversion of personalized versus holdout decisions.
+public struct LiftReport: Codable, Sendable, Hashable {
+    public struct Group: Codable, Sendable, Hashable {
+        public var decisions: Int
+        public var conversions: Int
+        public var rate: Double
+        public var low: Double
+        public var high: Double
+    }
+
+    public var personalized: Group
+    public var holdout: Group
+    public var difference: Double
+    public var differenceLow: Double
+    public var differenceHigh: Double
+    public var confidence: Double
+
+    enum CodingKeys: String, CodingKey {
+        case personalized, holdout, difference, confidence
+        case differenceLow = "difference_low"
+        case differenceHigh = "difference_high"
+    }
+}
+
+extension CandorStore {
+    static let outcomeTypes: Set<String> = ["impression", "click", "conversion"]
+
+    // MARK: - Catalog
+
+    /// Adds an offer to the catalog after checking every field; nothing is written on bad input.
+    public func createOffer(_ input: Offer, by principal: Principal, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Offer> {
+        if let replayed: WriteOutcome<Offer> = try await replay(principal, idempotency) { return replayed }
+        let registry = self.registry
+        var errors = [FieldError]()
+        if input.name.isEmpty || input.name.count > 200 { errors.append(FieldError("name", "must be 1 to 200 characters")) }
+        if input.content.isEmpty { errors.append(FieldError("content", "give the words in at least one locale")) }
+        for (locale, words) in input.content.sorted(by: { $0.key < $1.key }) {
+            if locale.isEmpty || locale.count > 20 { errors.append(FieldError("content.\(locale)", "a locale is 1 to 20 characters")) }
+            if words.title.isEmpty || words.title.count > 200 { errors.append(FieldError("content.\(locale).title", "must be 1 to 200 characters")) }
+            if words.body.count > 5000 { errors.append(FieldError("content.\(locale).body", "must be at most 5000 characters")) }
+        }
+        if input.placements.isEmpty { errors.append(FieldError("placements", "name at least one placement")) }
+        for (i, placement) in input.placements.enumerated() where Placement(rawValue: placement) == nil {
+            errors.append(FieldError("placements[\(i)]", "unknown placement '\(placement)': use \(Placement.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        if let purpose = input.purpose, registry.purposes[purpose] == nil { errors.append(FieldError("purpose", "unknown purpose '\(purpose)'")) }
+        if input.segmentId != nil && input.purpose == nil { errors.append(FieldError("purpose", "a personalized offer (with a segment) names the purpose it uses data for")) }
+        for (name, text) in [("valid_from", input.validFrom), ("valid_until", input.validUntil)] {
+            if let text, Timestamp.parse(text) == nil { errors.append(FieldError(name, "expected an RFC 3339 time")) }
+        }
+        if let from = input.validFrom.flatMap(Timestamp.parse), let until = input.validUntil.flatMap(Timestamp.parse), until <= from {
+            errors.append(FieldError("valid_until", "must be after valid_from"))
+        }
+        for (name, cap) in [("cap_per_person", input.capPerPerson), ("cap_total", input.capTotal)] {
+            if let cap, cap < 1 { errors.append(FieldError(name, "must be at least 1")) }
+        }
+        if let segmentId = input.segmentId, let purpose = input.purpose {
+            let rule = try await database.read { try $0.queryOne("SELECT rule FROM segments WHERE id = ?", .text(segmentId))?.text(0) }
+            if let rule {
+                // Purpose binding: an offer may only rely on fields that serve its purpose.
+                if let expr = try? compileRule(rule) {
+                    let allowed = PurposeGate.fieldKeys(serving: purpose, in: registry.fields.values)
+                    for field in expr.fields.subtracting(allowed).sorted() {
+                        errors.append(FieldError("segment_id", "the segment reads '\(field)', which does not serve purpose '\(purpose)'"))
+                    }
+                }
+            } else {
+                errors.append(FieldError("segment_id", "unknown segment '\(segmentId)'"))
+            }
+        }
+        if !errors.isEmpty { throw CandorError.invalid(errors) }
+        var offer = input
+        offer.id = Identifier.make("ofr")
+        offer.createdAt = Timestamp.rfc3339(now)
+        offer.priority = input.priority ?? 0
+        return try await write(principal, idempotency: idempotency, status: 201) { connection -> Offer in
+            try connection.execute("INSERT INTO offers (id, body, created_at) VALUES (?, ?, ?)", .text(offer.id!), .text(try CandorJSON.string(offer)), .int(self.now))
+            try self.audit(connection, principal, action: "offer.create", outcome: offer.id!)
+            return offer
+        }
+    }
+
+    /// The catalog, newest last.
+    public func offers() async throws -> [Offer] {
+        try await database.read { connection in
+            try connection.query("SELECT body FROM offers ORDER BY created_at, id", []).map { try CandorJSON.decode(Offer.self, from: $0.text(0)) }
+        }
+    }
+
+    /// One offer.
+    public func offer(_ id: String) async throws -> Offer {
+        let body = try await database.read { try $0.queryOne("SELECT body FROM offers WHERE id = ?", .text(id))?.text(0) }
+        guard let body else { throw CandorError(.notFound, "no offer '\(id)'") }
+        return try CandorJSON.decode(Offer.self, from: body)
+    }
+
+    // MARK: - Decide
+
+    /// Whether a person is in the holdout: a stable hash of their id, so the same person always lands
+    /// in the same group and lift compares like with like.
+    public static func isHoldout(_ subjectId: String, share: Double) -> Bool {
+        guard share > 0 else { return false }
+        let digest = Digest.sha256Hex(Data("candor-holdout:\(subjectId)".utf8))
+        let bucket = Double(UInt64(digest.prefix(12), radix: 16)!) / Double(1 << 48)
+        return bucket < share
+    }
+
+    /// Ranks the offers a person is eligible for at a placement, each with its reasons. Reads the
+    /// person's projection fresh, so a consent withdrawn a moment ago already counts; an erased,
+    /// restricted or unconsented person gets the generic fallback, built from nothing about them.
+    /// The decision and the offers it issued are recorded in one transaction that also counts caps.
+    public func decide(_ input: DecideInput, by principal: Principal) async throws -> Decision {
+        var errors = [FieldError]()
+        if input.subjectId.isEmpty { errors.append(FieldError("subject_id", "is required")) }
+        let placement = Placement(rawValue: input.placement)
+        if placement == nil { errors.append(FieldError("placement", "unknown placement '\(input.placement)': use \(Placement.allCases.map(\.rawValue).joined(separator: ", "))")) }
+        let limit = input.limit ?? 3
+        if !(1...20).contains(limit) { errors.append(FieldError("limit", "must be 1 to 20")) }
+        if !errors.isEmpty { throw CandorError.invalid(errors) }
+        let subjectId = input.subjectId
+        let known = try await database.read { try $0.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) != nil }
+        guard known else { throw CandorError(.notFound, "subject_id: no subject '\(subjectId)'", errors: [FieldError("subject_id", "no such subject")]) }
+        let registry = self.registry, now = self.now
+        let profile = try await segmentProfiles([subjectId])[subjectId]
+        let live = try await offers().filter { $0.placements.contains(input.placement) && $0.isLive(at: now) }
+        let rules = try await database.read { connection in
+            try connection.query("SELECT id, rule FROM segments", []).reduce(into: [String: String]()) { $0[$1.text(0)] = $1.text(1) }
+        }
+        let active = profile?.status == .active
+        let holdout = active && Self.isHoldout(subjectId, share: activation.holdoutShare)
+        var personal = [(Offer, Because)]()
+        if let profile, active, !holdout {
+            for offer in live {
+                guard let segmentId = offer.segmentId, let purposeKey = offer.purpose, let purpose = registry.purposes[purposeKey],
+                      PurposeGate.teamMayUse(principal.team, purpose: purposeKey),
+                      PurposeGate.visibility(for: purpose, status: profile.status, hasObjected: profile.hasObjected, consent: profile.consents[purposeKey], now: now) == .visible,
+                      let rule = rules[segmentId], let expr = try? compileRule(rule),
+                      SegmentEvaluator.matches(expr, profile, purposes: registry.purposes, now: now)
+                else { continue }
+                let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+                let facts = SegmentEvaluator.reasons(expr, profile, purposes: registry.purposes, now: now).facts.filter { allowed.contains($0.field) }
+                personal.append((offer, Because(
+                    facts: facts.map { BecauseFact(field: $0.field, value: $0.value, declaredAt: Timestamp.rfc3339($0.declaredAt), source: $0.source, collectionPoint: $0.collectionPoint) },
+                    consent: BecauseConsent(purpose: purposeKey, legalBasis: purpose.legalBasis.rawValue, noticeVersion: profile.consents[purposeKey]?.noticeVersion))))
+            }
+        }
+        let generic = live.filter { $0.segmentId == nil }.map { ($0, Because?.none) }
+        let ranked: (([(Offer, Because?)]) -> [(Offer, Because?)]) = { list in
+            list.sorted { ($0.0.priority ?? 0, $1.0.id ?? "") > ($1.0.priority ?? 0, $0.0.id ?? "") }
+        }
+        let candidates = ranked(personal.map { ($0.0, Optional($0.1)) })
+        let fallback = ranked(generic)
+        let arm = !active ? "excluded" : (holdout ? "holdout" : "personalized")
+        let decisionId = Identifier.make("dec")
+        let dialect = database.dialect
+        return try await committer(for: subjectId).submit { connection -> Decision in
+            // Caps are counted inside the transaction that issues, with the offer rows locked on
+            // PostgreSQL, so concurrent decisions cannot both take the last one.
+            func pick(_ list: [(Offer, Because?)]) throws -> [(Offer, Because?)] {
+                var out = [(Offer, Because?)]()
+                for (offer, because) in list where out.count < limit {
+                    let id = offer.id ?? ""
+                    if offer.capTotal != nil || offer.capPerPerson != nil {
+                        _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
+                    }
+                    if let cap = offer.capTotal, try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ?", .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
+                    if let cap = offer.capPerPerson,
+                       try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ? AND subject_id = ?", .text(id), .text(subjectId))?.int(0) ?? 0 >= Int64(cap) { continue }
+                    out.append((offer, because))
+                }
+                return out
+            }
+            var chosen = try pick(candidates)
+            let personalized = !chosen.isEmpty
+            if !personalized { chosen = try pick(fallback) }
+            let at = self.now
+            try connection.execute("INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                   .text(decisionId), .text(subjectId), .text(input.placement), .text(arm),
+                                   .text(JSONValue.array(chosen.map { .string($0.0.id ?? "") }).jsonText), .int(at))
+            for (offer, _) in chosen {
+                try connection.execute("INSERT INTO offer_issues (subject_id, offer_id, decision_id, created_at) VALUES (?, ?, ?, ?)",
+                                       .text(subjectId), .text(offer.id ?? ""), .text(decisionId), .int(at))
+            }
+            let used = Set(chosen.flatMap { $0.1?.facts.map(\.field) ?? [] })
+            try self.audit(connection, principal, action: "decision.make", purpose: chosen.compactMap { $0.1?.consent.purpose }.first,
+                           subjectId: subjectId, fields: Array(used), outcome: personalized ? "personalized" : "fallback")
+            return Decision(
+                decisionId: decisionId, placement: input.placement, arm: arm, personalized: personalized,
+                offers: chosen.map { offer, because in
+                    let (locale, words) = offer.words(for: input.context?.locale) ?? ("en", OfferContent(title: offer.name, body: ""))
+                    return DecidedOffer(offerId: offer.id ?? "", locale: locale, title: words.title, body: words.body, priority: offer.priority ?? 0,
+                                        route: offer.route, incentivePool: offer.incentivePool, because: because)
+                },
+                decidedAt: Timestamp.rfc3339(at))
+        }
+    }
+
+    // MARK: - Outcomes and lift
+
+    /// Records an impression, click or conversion of an offer in a decision (once per type).
+    public func recordOutcome(decisionId: String, _ input: OutcomeInput, by principal: Principal) async throws -> Outcome {
+        guard Self.outcomeTypes.contains(input.type) else { throw CandorError.invalid("type", "must be impression, click or conversion") }
+        let row = try await database.read { try $0.queryOne("SELECT offers FROM decisions WHERE id = ?", .text(decisionId))?.text(0) }
+        guard let row else { throw CandorError(.notFound, "no decision '\(decisionId)'") }
+        let issued = (try CandorJSON.decode([String].self, from: row))
+        let offerId: String
+        if let wanted = input.offerId {
+            guard issued.contains(wanted) else { throw CandorError.invalid("offer_id", "offer '\(wanted)' was not part of this decision") }
+            offerId = wanted
+        } else {
+            guard let first = issued.first else { throw CandorError.invalid("offer_id", "this decision issued no offers") }
+            offerId = first
+        }
+        let at = now
+        try await committer.submit { connection in
+            try connection.execute("INSERT INTO outcomes (decision_id, offer_id, type, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                   .text(decisionId), .text(offerId), .text(input.type), .int(at))
+        }
+        return Outcome(decisionId: decisionId, offerId: offerId, type: input.type, recordedAt: Timestamp.rfc3339(at))
+    }
+
+    /// Conversion of personalized versus holdout decisions, with Newcombe's 95% interval for the difference.
+    public func liftReport(offerId: String? = nil) async throws -> LiftReport {
+        let groups = try await database.read { connection in
+            var sql = """
+                SELECT d.arm, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = d.id AND o.type = 'conversion') THEN 1 ELSE 0 END)
+                FROM decisions d WHERE d.arm IN ('personalized', 'holdout')
+                """
+            var args = [SQLValue]()
+            if let offerId {
+                sql += " AND EXISTS (SELECT 1 FROM offer_issues i WHERE i.decision_id = d.id AND i.offer_id = ?)"
+                args.append(.text(offerId))
+            }
+            return try connection.query(sql + " GROUP BY d.arm", args).reduce(into: [String: ConversionGroup]()) {
+                $0[$1.text(0)] = ConversionGroup(decisions: Int($1.int(1)), conversions: Int($1.int(2)))
+            }
+        }
+        let p = groups["personalized"] ?? ConversionGroup(decisions: 0, conversions: 0)
+        let h = groups["holdout"] ?? ConversionGroup(decisions: 0, conversions: 0)
+        func group(_ g: ConversionGroup) -> LiftReport.Group {
+            let (low, high) = Lift.wilson(g)
+            return .init(decisions: g.decisions, conversions: g.conversions, rate: g.rate, low: low, high: high)
+        }
+        let d = Lift.difference(p, h)
+        return LiftReport(personalized: group(p), holdout: group(h), difference: d.difference, differenceLow: d.low, differenceHigh: d.high, confidence: 0.95)
+    }
+}
