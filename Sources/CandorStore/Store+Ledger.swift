@@ -124,8 +124,10 @@ extension CandorStore {
             var afterSeq: Int64 = 0
             pages: while true {
                 let rows = try connection.query(
-                    "SELECT \(Self.entryColumns) FROM ledger_entries WHERE subject_id > ? OR (subject_id = ? AND seq > ?) ORDER BY subject_id, seq LIMIT 5000",
-                    [.text(afterSubject), .text(afterSubject), .int(afterSeq)])
+                    // A row-value comparison, so both SQLite and PostgreSQL seek in the (subject_id, seq)
+                    // index; the equivalent OR form makes SQLite scan the index from the start on every page.
+                    "SELECT \(Self.entryColumns) FROM ledger_entries WHERE (subject_id, seq) > (?, ?) ORDER BY subject_id, seq LIMIT 5000",
+                    [.text(afterSubject), .int(afterSeq)])
                 for row in rows {
                     let entry = Self.entry(row)
                     if walker?.subjectId != entry.subjectId {

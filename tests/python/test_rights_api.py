@@ -524,3 +524,15 @@ def test_audit_report(api):
                 400, "malformed-request", "until")
     api.problem(api.call("GET", "/v1/audit/report", key="support", params={"since": stamp(start)}), 403, "forbidden")
     api.problem(api.call("GET", "/v1/audit/report", key=bad, params={"since": stamp(start)}), 401, "unauthorized")
+
+
+def test_links_for_a_person_are_signed_expiring_and_role_checked(api):
+    """The links a business sends (rights portal, preference center) on every backend: the right role
+    gets a URL on this server with an expiry; a team without the role gets nothing."""
+    sid = new_person(api)
+    rights = api.call("POST", f"/v1/subjects/{sid}/rights-link", params={"lang": "he"}, expect=201).json()
+    assert rights["url"].startswith(api.server.base_url + "/rights/verify/") and rights["expires_at"].endswith("Z")
+    preferences = api.call("POST", f"/v1/subjects/{sid}/preferences-link", key="marketing", expect=201).json()
+    assert preferences["url"].startswith(api.server.base_url + "/p/") and preferences["expires_at"] > rights["expires_at"]
+    api.problem(api.call("POST", f"/v1/subjects/{sid}/rights-link", key="sales"), 403, "forbidden")
+    api.problem(api.call("POST", f"/v1/subjects/{sid}/preferences-link", key="sales"), 403, "forbidden")
