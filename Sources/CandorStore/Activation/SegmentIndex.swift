@@ -115,13 +115,21 @@ public struct SegmentIndex: Sendable {
 
     func eval(_ expr: SegmentExpr, now: Int64) -> Bitmap {
         switch expr {
-        case .and(let a, let b): return eval(a, now: now).intersection(eval(b, now: now))
-        case .or(let a, let b): return eval(a, now: now).union(eval(b, now: now))
+        case .and(let a, let b):
+            var out = eval(a, now: now)
+            out.formIntersection(eval(b, now: now))
+            return out
+        case .or(let a, let b):
+            var out = eval(a, now: now)
+            out.formUnion(eval(b, now: now))
+            return out
         case .not(let a): return active.subtracting(eval(a, now: now))
         case .isSet(let field): return isSet[field] ?? Bitmap()
         case .has(let field, let all, let options):
             let maps = options.map { equal[field]?[JSONValue.string($0).jsonText] ?? Bitmap() }
-            return maps.dropFirst().reduce(maps.first ?? Bitmap()) { all ? $0.intersection($1) : $0.union($1) }
+            var out = maps.first ?? Bitmap()
+            for map in maps.dropFirst() { if all { out.formIntersection(map) } else { out.formUnion(map) } }
+            return out
         case .compare(let field, let order, let literal):
             // Equality goes through the value bitmaps (canonical JSON, so 42 and 42.0 agree); order scans.
             if order != .equal && order != .notEqual {
@@ -131,7 +139,9 @@ public struct SegmentIndex: Sendable {
             let hit = equal[field]?[literal.json.jsonText] ?? Bitmap()
             return order == .equal ? hit : (isSet[field] ?? Bitmap()).subtracting(hit)
         case .oneOf(let field, let literals):
-            return literals.reduce(Bitmap()) { $0.union(eval(.compare(field: field, .equal, $1), now: now)) }
+            var out = Bitmap()
+            for literal in literals { out.formUnion(eval(.compare(field: field, .equal, literal), now: now)) }
+            return out
         case .between(let field, let low, let high):
             guard let l = Self.comparable(low), let h = Self.comparable(high) else { return Bitmap() }
             return scan(field) { $0 >= l && $0 <= h }
@@ -153,8 +163,10 @@ public struct SegmentIndex: Sendable {
         if let values = equal[field], values.count <= 512 {
             var out = Bitmap()
             for (key, map) in values {
-                guard let decoded = try? CandorJSON.decode(JSONValue.self, from: key), let number = Self.comparable(decoded), test(number) else { continue }
-                out = out.union(map)
+                // Keys are canonical JSON: a number as written, a date as a quoted YYYY-MM-DD.
+                let plain = key.hasPrefix("\"") ? JSONValue.string(String(key.dropFirst().dropLast())) : Double(key).map(JSONValue.number) ?? .null
+                guard let number = Self.comparable(plain), test(number) else { continue }
+                out.formUnion(map)
             }
             return out
         }
