@@ -305,3 +305,19 @@ def api(server) -> Api:
     assert response.status_code == 200
     document = yaml.safe_load(response.text)
     return Api(server, build_openapi(document), document)
+
+
+def page_left(element):
+    """A wait condition: the page that held `element` was replaced. Chromium sometimes answers a probe of
+    an element from a page being torn down with a generic inspector error ("node does not belong to the
+    document") instead of a stale-element error; both mean the old page is gone."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(_driver) -> bool:
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    return check

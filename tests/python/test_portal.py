@@ -14,6 +14,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from conftest import page_left
+
 from test_pages import SCREENSHOTS, browser, serious_violations  # noqa: F401 - the browser fixture is shared
 
 WORDS = {
@@ -54,7 +56,7 @@ def submit(browser) -> None:
     waits for the next page."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").send_keys(Keys.ENTER)
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 20).until(page_left(page))
 
 
 @pytest.mark.parametrize("language", ["en", "he"])

@@ -15,6 +15,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from conftest import page_left
+
 from test_pages import SCREENSHOTS, browser, serious_violations  # noqa: F401 - the browser fixture is shared
 from test_portal import person
 
@@ -56,7 +58,7 @@ def check_page(driver, language: str, name: str, axe: bool = True) -> None:
 def submit(driver) -> None:
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(page_left(page))
 
 
 def preferences_link(api, subject_id: str, language: str) -> str:
