@@ -22,10 +22,6 @@ struct ActivationRoutes {
     }
 
     func add(to group: RouterGroup<CandorRequestContext>) {
-        // The holdout share is an installation setting: CANDOR_HOLDOUT_SHARE, 0…1 (default 0.1).
-        if let text = ProcessInfo.processInfo.environment["CANDOR_HOLDOUT_SHARE"], let share = Double(text), (0...1).contains(share) {
-            store.configureActivation { $0.holdoutShare = share }
-        }
         group.post("segments/count") { request, context in
             _ = try support.principal(context, .admin)
             let (input, _) = try await support.decode(CountInput.self, from: request)

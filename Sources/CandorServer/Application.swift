@@ -70,6 +70,7 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     RightsRoutes(support: support).addPublic(to: router)
     RequestRoutes(support: support).add(to: api)
     AuditRoutes(support: support).add(to: api)
+    store.configureActivation { $0.holdoutShare = config.holdoutShare }
     ActivationRoutes(support: support).add(to: api)
     GovernanceRoutes(support: support, resources: resources).add(api: api, router: router)
     PortalRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)

@@ -19,6 +19,9 @@ public struct ServerConfig: Sendable {
     public var registryRefreshSeconds: Int = 5
     /// The largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 64 * 1024
+    /// The share of people (0…1, stable per person) who get the non-personalized fallback, so that
+    /// the lift of personalization can be measured.
+    public var holdoutShare: Double = 0.1
     /// The most writes committed together (group commit).
     public var writeBatch: Int = 32
     /// How often the retention job runs, in seconds (0 turns the schedule off).

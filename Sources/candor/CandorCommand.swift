@@ -56,6 +56,7 @@ struct StoreOptions: ParsableArguments {
         resolved.maxBodyBytes = reader.int(forKey: "max_body_bytes", default: resolved.maxBodyBytes)
         resolved.publicBaseURL = reader.string(forKey: "public_base_url")
         resolved.writeBatch = max(1, reader.int(forKey: "write_batch", default: resolved.writeBatch))
+        resolved.holdoutShare = min(1, max(0, reader.double(forKey: "holdout_share", default: resolved.holdoutShare)))
         // The controller named in consent receipts and the record of processing (keys controller_name, …).
         if let name = reader.string(forKey: "controller_name") {
             resolved.controller = DataController(
