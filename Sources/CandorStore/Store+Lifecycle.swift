@@ -2,8 +2,9 @@ import CandorCore
 import Foundation
 
 extension CandorStore {
-    /// Restricts processing (kept, not used: GDPR Art. 18) or lifts the restriction.
-    public func setRestricted(_ restricted: Bool, subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
+    /// Restricts processing (kept, not used: GDPR Art. 18) or lifts the restriction. `selfService`: the
+    /// person did it themselves (portal), audited as actor "subject", team "self-service".
+    public func setRestricted(_ restricted: Bool, subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, selfService: Bool = false) async throws -> WriteOutcome<Subject> {
         if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         return try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
             let subject = try self.liveSubject(connection, subjectId)
@@ -12,8 +13,8 @@ extension CandorStore {
             if status != target {
                 try connection.execute("UPDATE subjects SET status = ?, updated_at = ? WHERE id = ?", .text(target.rawValue), .int(self.now), .text(subjectId))
                 let kind = restricted ? "subject.restricted" : "subject.unrestricted"
-                _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: kind, record: LedgerRecord(actor: principal?.key.id ?? "system"))
-                try self.audit(connection, principal, action: kind, subjectId: subjectId)
+                _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: kind, record: LedgerRecord(actor: Self.ledgerActor(principal, selfService: selfService)))
+                try self.audit(connection, principal, action: kind, subjectId: subjectId, selfService: selfService)
                 try self.emit(connection, type: kind, subjectId: subjectId, data: [:])
             }
             guard let row = try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(subjectId)) else {
@@ -26,27 +27,33 @@ extension CandorStore {
     /// Erases a subject: every projection, pending event payload and stored answer is deleted, the key
     /// is destroyed (so the ledger's ciphertext can never be read again), and a tombstone and a final
     /// ledger entry remain. The chain still verifies. Freed space is then purged from the files.
-    public func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Subject> {
-        try await erase(subjectId: subjectId, by: principal, idempotency: idempotency, auditAction: "subject.erased", purge: true)
+    /// `selfService`: the person erased themselves (portal), audited as actor "subject", team "self-service".
+    public func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, selfService: Bool = false) async throws -> WriteOutcome<Subject> {
+        try await erase(subjectId: subjectId, by: principal, idempotency: idempotency, auditAction: "subject.erased", purge: true, selfService: selfService)
     }
 
     /// `erase`, audited under `auditAction` (retention erases as `retention.subject`); `purge: false`
     /// leaves purging freed space to the caller, which erases many and purges once.
-    func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, auditAction: String, purge: Bool) async throws -> WriteOutcome<Subject> {
+    func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, auditAction: String, purge: Bool, selfService: Bool = false) async throws -> WriteOutcome<Subject> {
         if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
             let subject = try self.liveSubject(connection, subjectId)
             let createdAt = try connection.queryOne("SELECT created_at FROM subjects WHERE id = ?", .text(subjectId))?.int(0) ?? 0
-            _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "subject.erased", record: LedgerRecord(actor: principal?.key.id ?? "system"))
+            _ = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "subject.erased", record: LedgerRecord(actor: Self.ledgerActor(principal, selfService: selfService)))
             for table in ["profile_values", "consents", "subject_keys", "idempotency"] {
                 try connection.execute("DELETE FROM \(table) WHERE subject_id = ?", .text(subjectId))
             }
             try connection.execute("UPDATE outbox SET payload = NULL, status = CASE WHEN status = 'pending' THEN 'purged' ELSE status END WHERE subject_id = ?", .text(subjectId))
+            // Activation keeps its counts (lift, total caps) but no longer says whom they were about
+            // (offer_issues is indexed by offer, and the catalog is small); used portal links go.
+            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE offer_id IN (SELECT id FROM offers) AND subject_id = ?", .text(subjectId))
+            try connection.execute("UPDATE decisions SET subject_id = '' WHERE subject_id = ?", .text(subjectId))
+            try connection.execute("DELETE FROM used_links WHERE subject_id = ?", .text(subjectId))
             let at = self.now
             try connection.execute(
                 "UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
                 .int(at), .int(at), .text(subjectId))
-            try self.audit(connection, principal, action: auditAction, subjectId: subjectId)
+            try self.audit(connection, principal, action: auditAction, subjectId: subjectId, selfService: selfService)
             // Recipients must be told (GDPR Art. 19); the event carries the id only.
             try self.emit(connection, type: "subject.erased", subjectId: subjectId, data: [:])
             return Subject(id: subjectId, externalId: nil, hasEmail: false, status: .erased, createdAt: Timestamp.rfc3339(createdAt), updatedAt: Timestamp.rfc3339(at), erasedAt: Timestamp.rfc3339(at))

@@ -44,7 +44,7 @@ extension CandorStore {
         for field in registry.fields.values.sorted(by: { $0.key < $1.key }) where field.retentionDays > 0 {
             let cutoff = now - Int64(field.retentionDays) * Self.dayMillis
             report.declarations += try await removeInBatches(
-                select: "SELECT subject_id FROM profile_values WHERE field = ? AND declared_at < ? ORDER BY subject_id LIMIT ?",
+                select: "SELECT subject_id FROM profile_values WHERE field = ? AND declared_at < ? AND subject_id > ? ORDER BY subject_id LIMIT ?",
                 arguments: [.text(field.key), .int(cutoff)]
             ) { connection, subjectId in
                 try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ? AND declared_at < ?", .text(subjectId), .text(field.key), .int(cutoff))
@@ -54,7 +54,7 @@ extension CandorStore {
         for purpose in registry.purposes.values.sorted(by: { $0.key < $1.key }) where purpose.retentionDays > 0 {
             let cutoff = now - Int64(purpose.retentionDays) * Self.dayMillis
             report.consents += try await removeInBatches(
-                select: "SELECT subject_id FROM consents WHERE purpose = ? AND updated_at < ? ORDER BY subject_id LIMIT ?",
+                select: "SELECT subject_id FROM consents WHERE purpose = ? AND updated_at < ? AND subject_id > ? ORDER BY subject_id LIMIT ?",
                 arguments: [.text(purpose.key), .int(cutoff)]
             ) { connection, subjectId in
                 try connection.execute("DELETE FROM consents WHERE subject_id = ? AND purpose = ? AND updated_at < ?", .text(subjectId), .text(purpose.key), .int(cutoff))
@@ -89,7 +89,7 @@ extension CandorStore {
 
         let requestCutoff = Deadlines.addingMonths(-Self.requestLogMonths, to: now)
         report.requests = try await removeInBatches(
-            select: "SELECT id FROM rights_requests WHERE status = 'completed' AND completed_at < ? ORDER BY id LIMIT ?",
+            select: "SELECT id FROM rights_requests WHERE status = 'completed' AND completed_at < ? AND id > ? ORDER BY id LIMIT ?",
             arguments: [.int(requestCutoff)]
         ) { connection, requestId in
             let subjectId = try connection.queryOne("SELECT subject_id FROM rights_requests WHERE id = ?", .text(requestId))?.optionalText(0)
@@ -103,13 +103,17 @@ extension CandorStore {
 
     /// Selects keys in batches and removes each in a transaction per batch; returns how many were removed.
     /// `select` takes `arguments` then the batch size.
+    /// `select` ends with `AND key > ? ORDER BY key LIMIT ?`: each batch continues after the last key
+    /// seen, so a run reads the candidates once instead of rescanning from the start for every batch.
     func removeInBatches(select: String, arguments: [SQLValue], _ remove: @escaping (SQLConnection, String) throws -> Void) async throws -> Int {
         var removed = 0
+        var after = ""
         while true {
-            let batch = try await database.read { connection in
-                try connection.query(select, arguments + [.int(Int64(Self.retentionBatch))]).map { $0.text(0) }
+            let batch = try await database.read { [after] connection in
+                try connection.query(select, arguments + [.text(after), .int(Int64(Self.retentionBatch))]).map { $0.text(0) }
             }
             if batch.isEmpty { return removed }
+            after = batch.last!
             _ = try await committer.submit { connection in
                 for key in batch { try remove(connection, key) }
             }

@@ -63,6 +63,15 @@ struct Portal: Sendable {
         return id
     }
 
+    /// The audit rows of these actions about a person, as [action, actor, team], oldest first.
+    func selfServiceAudit(_ subjectId: String, _ actions: [String]) async throws -> [[String]] {
+        let marks = actions.map { _ in "?" }.joined(separator: ", ")
+        return try await server.store.database.read { connection in
+            try connection.query("SELECT action, actor, team FROM audit_log WHERE subject_id = ? AND action IN (\(marks)) ORDER BY id",
+                                 [.text(subjectId)] + actions.map(SQLValue.text)).map { [$0.text(0), $0.text(1), $0.text(2)] }
+        }
+    }
+
     /// Opens `/rights` like a browser: returns the browser cookie and the form's CSRF token.
     func askPage() async throws -> (cookie: String, csrf: String) {
         let page = try await api.get("/rights")
@@ -260,7 +269,7 @@ struct Portal: Sendable {
             let otherToken = try #require(Portal.csrf(try await portal.get("/rights/me", session: other).text))
             let footprint = try await portal.footprint()
             for form in ["", "csrf=", "csrf=nonsense", "csrf=\(otherToken)"] {
-                for path in ["/rights/me/restrict", "/rights/me/object", "/rights/me/optout", "/rights/me/erase", "/rights/me/correct/shoe_size"] {
+                for path in ["/rights/me/restrict", "/rights/me/unrestrict", "/rights/me/object", "/rights/me/optout", "/rights/me/erase", "/rights/me/correct/shoe_size"] {
                     let reply = try await portal.post(path, session: session, form + "&word=ERASE&value=40&step=confirm")
                     #expect(reply.status == .forbidden, "\(path) with '\(form)'")
                 }
@@ -328,6 +337,52 @@ struct Portal: Sendable {
         }
     }
 
+    @Test func aRestrictionIsLiftedOnlyAfterConfirmationAndBothAreAuditedAsTheSubject() async throws {
+        try await Portal.run { portal in
+            let id = try await portal.person()
+            let session = try await portal.signIn()
+            // Nothing to lift while nothing is restricted.
+            #expect(!(try await portal.get("/rights/me", session: session).text.contains("/rights/me/unrestrict")))
+            #expect(try await portal.get("/rights/me/unrestrict", session: session).text.contains("Already done"))
+
+            let restrictToken = try #require(Portal.csrf(try await portal.get("/rights/me/restrict", session: session).text))
+            #expect(try await portal.post("/rights/me/restrict", session: session, "csrf=\(restrictToken)").status == .ok)
+            #expect(try await portal.server.store.subject(id).status == .restricted)
+            let overview = try await portal.get("/rights/me", session: session)
+            #expect(overview.text.contains("/rights/me/unrestrict"))
+            #expect(overview.text.contains("Lift the restriction"))
+
+            // The confirmation page, in English and Hebrew; a form without the right token changes nothing.
+            let confirm = try await portal.get("/rights/me/unrestrict", session: session)
+            #expect(confirm.status == .ok)
+            #expect(confirm.text.contains("Lift the restriction on your data?"))
+            #expect(confirm.text.contains("Yes, lift the restriction"))
+            #expect(try await portal.get("/rights/me/unrestrict?lang=he", session: session).text.contains("להסיר את ההגבלה על המידע שלכם?"))
+            let token = try #require(Portal.csrf(confirm.text))
+            let before = try await portal.footprint()
+            for form in ["", "csrf=nonsense"] {
+                #expect(try await portal.post("/rights/me/unrestrict", session: session, form).status == .forbidden)
+            }
+            #expect(try await portal.footprint() == before)
+            #expect(try await portal.server.store.subject(id).status == .restricted)
+
+            let lifted = try await portal.post("/rights/me/unrestrict", session: session, "csrf=\(token)")
+            #expect(lifted.status == .ok)
+            #expect(lifted.text.contains(#"role="status""#))
+            #expect(lifted.text.contains("The restriction is lifted"))
+            #expect(try await portal.server.store.subject(id).status == .active)
+            #expect(!(try await portal.get("/rights/me", session: session).text.contains("/rights/me/unrestrict")))
+
+            // Audited (and recorded in the ledger) as the person acting for themselves.
+            #expect(try await portal.selfServiceAudit(id, ["subject.restricted", "subject.unrestricted"]) == [
+                ["subject.restricted", "subject", "self-service"], ["subject.unrestricted", "subject", "self-service"],
+            ])
+            let history = try await portal.server.store.exportSubject(subjectId: id, by: nil).history
+            #expect(history.suffix(2).map(\.kind) == ["subject.restricted", "subject.unrestricted"])
+            #expect(history.suffix(2).map(\.actor) == ["subject", "subject"])
+        }
+    }
+
     @Test func erasingEndsTheSessionAndASecondErasureChangesNothing() async throws {
         try await Portal.run { portal in
             let id = try await portal.person()
@@ -347,6 +402,7 @@ struct Portal: Sendable {
             #expect(erased.text.contains("Your data has been erased"))
             #expect(Portal.setCookieHeader(erased, "candor_portal")?.contains("Max-Age=0") == true)
             await #expect(throws: CandorError.self) { try await portal.server.store.subject(id) }
+            #expect(try await portal.selfServiceAudit(id, ["subject.erased"]) == [["subject.erased", "subject", "self-service"]])
 
             // Again, with the old session cookie: nothing left, nothing changes.
             let before = try await portal.footprint()

@@ -365,7 +365,7 @@ struct PortalRoutes {
         guard words.contains(where: { $0.caseInsensitiveCompare(typed) == .orderedSame }) else {
             return try await eraseForm(request, session, store, word: typed, status: .unprocessableContent)
         }
-        _ = try await store.erase(subjectId: session.subjectId, by: nil)
+        _ = try await store.erase(subjectId: session.subjectId, by: nil, selfService: true)
         var response = message(session.language, path: "/rights", status: .ok, heading: "eraseDoneHeading", body: "eraseDoneBody", actions: [("/rights", "home")], done: true)
         response.setCookie(endedSessionCookie)
         return response
@@ -384,7 +384,8 @@ struct PortalRoutes {
 
     func perform(_ action: PortalAction, _ request: Request, _ session: Session, _ store: CandorStore) async throws -> Response {
         switch action {
-        case .restrict: _ = try await store.setRestricted(true, subjectId: session.subjectId, by: nil)
+        case .restrict: _ = try await store.setRestricted(true, subjectId: session.subjectId, by: nil, selfService: true)
+        case .unrestrict: _ = try await store.setRestricted(false, subjectId: session.subjectId, by: nil, selfService: true)
         case .object: _ = try await store.objectToDirectMarketing(subjectId: session.subjectId, by: nil)
         case .optout: _ = try await store.optOutOfSale(subjectId: session.subjectId, method: .form, by: nil)
         }
@@ -430,11 +431,12 @@ struct PortalRoutes {
 
 /// The one-click rights a person confirms on a page of their own.
 enum PortalAction: String, CaseIterable, Sendable {
-    case restrict, object, optout
+    case restrict, unrestrict, object, optout
 
     func isDone(_ flags: SubjectExport.Flags) -> Bool {
         switch self {
         case .restrict: flags.restricted
+        case .unrestrict: !flags.restricted
         case .object: flags.objectedToDirectMarketing
         case .optout: flags.optedOutOfSale
         }

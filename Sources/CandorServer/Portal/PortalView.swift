@@ -51,7 +51,7 @@ struct PortalView {
             ]
         }
         let flags = export.flags
-        let rights: [[String: Any]] = PortalAction.allCases.map { action in
+        let rights: [[String: Any]] = PortalAction.allCases.filter { $0 != .unrestrict || flags.restricted }.map { action in
             ["action": action.rawValue, "label": t["\(action.rawValue)Link"]!, "what": t["\(action.rawValue)What"]!, "done": action.isDone(flags)]
         }
         return Self.compact([
