@@ -163,6 +163,19 @@ struct RouteSupport: Sendable {
         }
     }
 
+    /// Registers a write on one subject that takes no body (erase, restrict, object, …): the `erase`
+    /// role, the id from the path, the Idempotency-Key, and the answer — the same for every such action.
+    func subjectAction<R: Codable & Sendable>(
+        _ group: RouterGroup<CandorRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ action: @escaping @Sendable (_ id: String, _ principal: Principal, _ request: Request, _ idempotency: IdempotencyRequest?) async throws -> WriteOutcome<R>
+    ) {
+        group.on(RouterPath(path), method: method) { request, context in
+            let principal = try self.principal(context, .erase)
+            let id = try self.parameter(context, "id")
+            return try self.answer(try await action(id, principal, request, try self.idempotency(request, body: Data())), status: .ok)
+        }
+    }
+
     /// A list limit from the query (1–500, default 50).
     func limit(_ request: Request) throws -> Int {
         guard let text = request.uri.queryParameters.get("limit") else { return 50 }

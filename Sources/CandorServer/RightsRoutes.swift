@@ -68,21 +68,15 @@ struct RightsRoutes {
             return try support.answer(try await store.rectify(subjectId: id, field: input.field, value: input.value, by: principal,
                                                               idempotency: try support.idempotency(request, body: body)), status: .created)
         }
-        group.post("subjects/:id/object") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
-            return try support.answer(try await store.objectToDirectMarketing(subjectId: id, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+        support.subjectAction(group, .post, "subjects/:id/object") { id, principal, _, idempotency in
+            try await store.objectToDirectMarketing(subjectId: id, by: principal, idempotency: idempotency)
         }
-        group.delete("subjects/:id/object") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
-            return try support.answer(try await store.liftObjection(subjectId: id, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+        support.subjectAction(group, .delete, "subjects/:id/object") { id, principal, _, idempotency in
+            try await store.liftObjection(subjectId: id, by: principal, idempotency: idempotency)
         }
-        group.post("subjects/:id/opt-out-of-sale") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
+        support.subjectAction(group, .post, "subjects/:id/opt-out-of-sale") { id, principal, request, idempotency in
             let method: ConsentMethod = request.headers[.secGPC] == "1" ? .gpc : .api
-            return try support.answer(try await store.optOutOfSale(subjectId: id, method: method, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+            return try await store.optOutOfSale(subjectId: id, method: method, by: principal, idempotency: idempotency)
         }
     }
 }

@@ -69,20 +69,14 @@ struct SubjectRoutes {
             let profile = try await store.profile(subjectId: id, purpose: purpose, by: principal)
             return try support.json(SubjectView(subject: subject, profile: profile))
         }
-        group.delete("subjects/:id") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
-            return try support.answer(try await store.erase(subjectId: id, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+        support.subjectAction(group, .delete, "subjects/:id") { id, principal, _, idempotency in
+            try await store.erase(subjectId: id, by: principal, idempotency: idempotency)
         }
-        group.post("subjects/:id/restrict") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
-            return try support.answer(try await store.setRestricted(true, subjectId: id, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+        support.subjectAction(group, .post, "subjects/:id/restrict") { id, principal, _, idempotency in
+            try await store.setRestricted(true, subjectId: id, by: principal, idempotency: idempotency)
         }
-        group.post("subjects/:id/unrestrict") { request, context in
-            let principal = try support.principal(context, .erase)
-            let id = try support.parameter(context, "id")
-            return try support.answer(try await store.setRestricted(false, subjectId: id, by: principal, idempotency: try support.idempotency(request, body: Data())), status: .ok)
+        support.subjectAction(group, .post, "subjects/:id/unrestrict") { id, principal, _, idempotency in
+            try await store.setRestricted(false, subjectId: id, by: principal, idempotency: idempotency)
         }
         group.post("subjects/:id/declarations") { request, context in
             let principal = try support.principal(context, .write)
