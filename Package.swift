@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -39,9 +41,32 @@ let package = Package(
             ]
         ),
         .target(
-            name: "CandorServer",
+            name: "CandorDelivery",
             dependencies: [
                 "CandorCore", "CandorStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "CandorMail",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "CandorServer",
+            dependencies: [
+                "CandorCore", "CandorStore", "CandorDelivery", "CandorMail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -54,18 +79,31 @@ let package = Package(
         .executableTarget(
             name: "candor",
             dependencies: [
-                "CandorCore", "CandorStore", "CandorServer",
+                "CandorCore", "CandorStore", "CandorServer", "CandorDelivery", "CandorMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(name: "CandorCoreTests", dependencies: ["CandorCore"]),
         .testTarget(name: "CandorStoreTests", dependencies: ["CandorStore"]),
+        .testTarget(name: "CandorDeliveryTests", dependencies: ["CandorDelivery"]),
+        .testTarget(
+            name: "CandorMailTests",
+            dependencies: [
+                "CandorMail",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "CandorServerTests",
             dependencies: [
-                "CandorServer",
+                "CandorServer", "CandorMail",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

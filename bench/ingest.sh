@@ -20,45 +20,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --scratch-path .build-release --product candor 2>&1 | grep -E 'error|Compiling candor|Build complete' || true
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/candor
-work=$(mktemp -d /tmp/candor-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -n "${pgdir:-}" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-key_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['$2'])" "$1"; }
-
-# Runs wrk and prints "<requests/s> <p50 ms> <p99 ms> <non-2xx>".
-load() {
-  local out
-  out=$(wrk -t2 -c64 -d"${seconds}s" --latency "$@")
-  echo "$out" >&2
-  python3 - "$out" <<'PY'
-import re, sys
-text = sys.argv[1]
-def ms(label):
-    m = re.search(r'^\s*%s%%\s+([\d.]+)(us|ms|s)\s*$' % label, text, re.M)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r'Requests/sec:\s+([\d.]+)', text).group(1))
-bad = re.search(r'Non-2xx or 3xx responses:\s+(\d+)', text)
-print(f"{rps:.0f} {ms('50'):.2f} {ms('99'):.2f} {bad.group(1) if bad else 0}")
-PY
-}
-
-serve() { # serve <data-dir> <port> [extra args]; waits until ready
-  local dir=$1 port=$2; shift 2
-  "$bin" serve --data-dir "$dir" --port "$port" "$@" >"$dir.serve.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.2; done
-  echo "server did not start" >&2; cat "$dir.serve.log" >&2; exit 1
-}
+source bench/lib.sh
 
 if [ "$only_big" -eq 0 ]; then
 echo "== (a) raw SQLite ceiling"
@@ -72,19 +34,14 @@ read -r b_rps b_p50 b_p99 b_bad < <(CANDOR_IDS="$work/ids-sqlite.txt" CANDOR_KEY
 echo "== (d) hello-world route of the same server"
 read -r d_rps d_p50 d_p99 d_bad < <(load "http://127.0.0.1:$port/healthz")
 "$bin" ledger verify --data-dir "$work/sqlite" | sed 's/^/after load: /'
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+stop_last_server
 
 echo "== (c) declarations over HTTP on PostgreSQL"
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-pgdir=$(mktemp -d /tmp/candor-bench-pg.XXXXXX); chown postgres "$pgdir"
-pgport=$(free_port)
-runuser -u postgres -- "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/pg.log" -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdir" -w start >/dev/null
-pgurl="postgres://postgres@127.0.0.1:$pgport/postgres"
+start_postgres
 "$bin" bench load --data-dir "$work/pg" --database-url "$pgurl" --subjects 5000 --declarations-per-subject 1 --ids-file "$work/ids-pg.txt" >/dev/null
 port=$(free_port); serve "$work/pg" "$port" --database-url "$pgurl"
 read -r c_rps c_p50 c_p99 c_bad < <(CANDOR_IDS="$work/ids-pg.txt" CANDOR_KEY=$(key_of "$work/pg/demo-keys.json" admin) load -s bench/declare.lua "http://127.0.0.1:$port")
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+stop_last_server
 
 python3 - "$raw_single" "$raw_batch" "$b_rps" "$b_p50" "$b_p99" "$b_bad" "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$d_rps" "$d_p50" "$d_p99" <<'PY'
 import sys

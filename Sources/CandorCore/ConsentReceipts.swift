@@ -204,7 +204,7 @@ public enum ConsentReceiptBuilder {
     static func consentType(_ method: ConsentMethod) -> String {
         switch method {
         case .gpc, .import, .objection: "IMPLICIT"
-        case .checkbox, .api, .preferenceCenter, .form: "EXPLICIT"
+        case .checkbox, .api, .preferenceCenter, .form, .unsubscribe: "EXPLICIT"
         }
     }
 
@@ -218,6 +218,7 @@ public enum ConsentReceiptBuilder {
         case .preferenceCenter: "preference center"
         case .objection: "objection to direct marketing (GDPR Art. 21)"
         case .form: "web form"
+        case .unsubscribe: "unsubscribe link in a newsletter"
         }
     }
 

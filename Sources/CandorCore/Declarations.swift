@@ -169,6 +169,8 @@ public enum ConsentStatus: String, Codable, Sendable {
 /// How consent was expressed.
 public enum ConsentMethod: String, Codable, Sendable, CaseIterable {
     case checkbox, api, gpc, `import`, preferenceCenter = "preference_center", objection, form
+    /// A one-click unsubscribe from a newsletter (RFC 8058), or its confirmation page.
+    case unsubscribe
 }
 
 /// A consent change requested for one purpose.

@@ -1,4 +1,5 @@
 import CandorCore
+import CandorDelivery
 import CandorStore
 import Foundation
 import HTTPTypes
@@ -70,11 +71,16 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     RightsRoutes(support: support).addPublic(to: router)
     RequestRoutes(support: support).add(to: api)
     AuditRoutes(support: support).add(to: api)
-    store.configureActivation { $0.holdoutShare = config.holdoutShare }
+    DeliveryRoutes(support: support, validator: DestinationValidator(networkGuard: config.delivery.networkGuard)).add(to: api)
+    store.configureActivation {
+        $0.holdoutShare = config.holdoutShare
+        $0.ranking = config.offerRanking
+    }
     ActivationRoutes(support: support).add(to: api)
     GovernanceRoutes(support: support, resources: resources).add(api: api, router: router)
     PortalRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
     CollectionRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
+    CampaignRoutes.register(api: api, router: router, support: support, config: config, resources: resources)
     return router
 }
 
@@ -85,7 +91,9 @@ public func buildApplication(config: ServerConfig, store: CandorStore, logger: L
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "candor"),
-        services: [MaintenanceService(store: store, config: config, logger: logger)],
+        services: ([MaintenanceService(store: store, config: config, logger: logger)] as [any Service])
+            + (config.runsDeliveryWorker ? [DeliveryWorker(store: store, settings: config.delivery, logger: logger)] : [])
+            + (config.newsletters.runsSendJob ? [CampaignSendJob(store: store, config: config, transport: config.newsletters.makeTransport(), logger: logger)] : []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
         logger: logger)
 }

@@ -89,10 +89,21 @@ public enum DemoWorkspace {
             guard let secret = created.secret else { throw CandorStoreError.corrupt("a new key came without its secret") }
             return secret
         }
-        return Keys(
+        let keys = Keys(
             admin: try await secret("Demo admin", "it"), marketing: try await secret("Demo marketing", "marketing"),
             sales: try await secret("Demo sales", "sales"), support: try await secret("Demo support", "support"),
             publishable: try await secret("Demo website", "marketing", kind: "publishable", origins: publishableOrigins))
+        return keys
+    }
+
+    /// The whole demo workspace: the registry and keys, plus the demo shop's prompts and onsite offers.
+    /// The shop's catalog belongs to `candor demo` only: tests and benchmarks build on the bare registry
+    /// of `seedRegistry` and create the catalog they assert on.
+    public static func seedDemo(_ store: CandorStore, publishableOrigins: [String]) async throws -> Keys {
+        let keys = try await seedRegistry(store, publishableOrigins: publishableOrigins)
+        try await DemoShop.seed(store, keys: keys)
+        if let marketing = store.authenticate(keys.marketing) { try await seedSurveys(store, by: marketing) }
+        return keys
     }
 
     /// Creates `count` synthetic people with declarations and consents, `concurrency` at a time, from a
@@ -147,22 +158,4 @@ public enum DemoWorkspace {
         if !consents.isEmpty { _ = try await store.setConsents(subjectId: subject.id, consents, by: nil) }
         return subject.id
     }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so synthetic data is the same on every run.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// True with the given probability.
-    public mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
 }

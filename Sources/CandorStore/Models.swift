@@ -207,9 +207,11 @@ struct LedgerRecord: Codable {
     var email: String?
     /// How a rights action was expressed (e.g. `gpc` for an opt-out of sale by Sec-GPC).
     var method: String?
+    /// The incentive code issued with a completed survey (the person's history shows it).
+    var code: String?
 
     enum CodingKeys: String, CodingKey {
-        case actor, values, source, consents, email, method
+        case actor, values, source, consents, email, method, code
         case declarationId = "declaration_id"
         case collectionPoint = "collection_point"
         case externalId = "external_id"

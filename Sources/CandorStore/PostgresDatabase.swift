@@ -83,6 +83,17 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// Runs one maintenance statement that PostgreSQL refuses inside a transaction (`VACUUM ANALYZE …`),
+    /// on the first writer's queue between its transactions.
+    public func maintain(_ sql: String) async throws {
+        let connection = PostgresBlockingConnection(connection: writers[0], logger: logger)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            writeQueues[0].async {
+                continuation.resume(with: Result { _ = try connection.send(sql, []).wait() })
+            }
+        }
+    }
+
     public func purgeFreedSpace() async throws {
         // Nothing to do at once: the erased person's key is destroyed in the same transaction, and
         // PostgreSQL's autovacuum reclaims the dead row versions of the deleted projections.
@@ -173,7 +184,7 @@ final class PostgresBlockingConnection: SQLConnection, @unchecked Sendable {
         if let firstError { throw firstError }
     }
 
-    private func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
+    fileprivate func send(_ sql: String, _ arguments: [SQLValue]) -> EventLoopFuture<PostgresQueryResult> {
         connection.query(PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: Self.bindings(arguments)), logger: logger)
     }
 

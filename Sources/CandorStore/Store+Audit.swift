@@ -101,7 +101,7 @@ public struct AuditReport: Codable, Sendable {
     public var unusedKeys: [UnusedKey]
     public var unusedPurposes: [UnusedPurposes]
     public var failedAuthentications: [FailedAuthentication]
-    /// Outbound transfers to destinations. Destinations are not built yet; this stays empty until they are.
+    /// Outbound transfers to webhook destinations (`team` names the destination, `action` is `delivery.sent`).
     public var deliveries: [Reads]
     public var generatedAt: String
 
@@ -249,7 +249,7 @@ extension CandorStore {
             ).map { AuditReport.FailedAuthentication(keyPrefix: $0.text(0), minutes: $0.int(1), first: Timestamp.rfc3339($0.int(2)), last: Timestamp.rfc3339($0.int(3))) }
 
             return AuditReport(since: Timestamp.rfc3339(since), until: Timestamp.rfc3339(until), reads: reads, unusedKeyDays: unusedKeyDays,
-                               unusedKeys: unusedKeys, unusedPurposes: unusedPurposes, failedAuthentications: failures, deliveries: [],
+                               unusedKeys: unusedKeys, unusedPurposes: unusedPurposes, failedAuthentications: failures, deliveries: try Self.deliveryReads(connection, since: since, until: until),
                                generatedAt: Timestamp.rfc3339(now))
         }
     }

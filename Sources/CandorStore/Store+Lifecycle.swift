@@ -36,6 +36,8 @@ extension CandorStore {
     /// leaves purging freed space to the caller, which erases many and purges once.
     func erase(subjectId: String, by principal: Principal?, idempotency: IdempotencyRequest? = nil, auditAction: String, purge: Bool, selfService: Bool = false) async throws -> WriteOutcome<Subject> {
         if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
+        // Decisions still in the journal are written first, so the erasure below strips the person from them too.
+        try await flushDecisions(subjectId: subjectId)
         let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
             let subject = try self.liveSubject(connection, subjectId)
             let createdAt = try connection.queryOne("SELECT created_at FROM subjects WHERE id = ?", .text(subjectId))?.int(0) ?? 0
@@ -49,6 +51,16 @@ extension CandorStore {
             try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE offer_id IN (SELECT id FROM offers) AND subject_id = ?", .text(subjectId))
             try connection.execute("UPDATE decisions SET subject_id = '' WHERE subject_id = ?", .text(subjectId))
             try connection.execute("DELETE FROM used_links WHERE subject_id = ?", .text(subjectId))
+            // Surveys: progress and quiz answers go; an issued code stays spent but no longer names anyone.
+            for table in ["survey_progress", "survey_responses", "incentive_issues"] {
+                try connection.execute("DELETE FROM \(table) WHERE subject_id = ?", .text(subjectId))
+            }
+            // Prompts: the person's history and settings go; browsers linked to them are forgotten.
+            try connection.execute("DELETE FROM prompt_history WHERE person = ?", .text(subjectId))
+            try connection.execute("DELETE FROM prompt_people WHERE subject_id = ?", .text(subjectId))
+            try connection.execute("DELETE FROM prompt_visitors WHERE subject_id = ? OR anon_subject_id = ?", .text(subjectId), .text(subjectId))
+            // Newsletters: what became of each campaign mail to the person goes (Store+Campaigns.swift).
+            try connection.execute("DELETE FROM campaign_recipients WHERE subject_id = ?", .text(subjectId))
             let at = self.now
             try connection.execute(
                 "UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",

@@ -53,9 +53,11 @@ public struct SubjectExport: Codable, Sendable {
         public var consents: [ConsentChange]?
         public var externalId: String?
         public var email: String?
+        /// The incentive code issued with a completed survey.
+        public var code: String?
 
         enum CodingKeys: String, CodingKey {
-            case seq, kind, actor, source, method, values, consents, email
+            case seq, kind, actor, source, method, values, consents, email, code
             case recordedAt = "recorded_at"
             case declarationId = "declaration_id"
             case collectionPoint = "collection_point"
@@ -82,9 +84,13 @@ public struct SubjectExport: Codable, Sendable {
     public var sharedWith: [Disclosure]
     public var flags: Flags
     public var generatedAt: String
+    /// The surveys the person took part in (absent in exports made before surveys existed).
+    public var surveys: [SurveyParticipation]?
+    /// Incentive codes and content given to the person for completing surveys.
+    public var incentives: [IssuedIncentive]?
 
     enum CodingKeys: String, CodingKey {
-        case subject, values, consents, history, flags
+        case subject, values, consents, history, flags, surveys, incentives
         case sharedWith = "shared_with"
         case generatedAt = "generated_at"
     }
@@ -112,7 +118,7 @@ extension CandorStore {
                 history.append(SubjectExport.Event(
                     seq: entry.seq, kind: entry.kind, recordedAt: Timestamp.rfc3339(entry.createdAt), actor: record.actor,
                     declarationId: record.declarationId, source: record.source, collectionPoint: record.collectionPoint, method: record.method,
-                    values: record.values, consents: record.consents, externalId: record.externalId, email: record.email))
+                    values: record.values, consents: record.consents, externalId: record.externalId, email: record.email, code: record.code))
             }
             let marks = Self.disclosureActions.map { _ in "?" }.joined(separator: ", ")
             let disclosures = try connection.query(
@@ -122,6 +128,7 @@ extension CandorStore {
                 SubjectExport.Disclosure(at: Timestamp.rfc3339(row.int(0)), team: row.text(1), action: row.text(2), purpose: row.optionalText(3),
                                          fields: (try? CandorJSON.decode([String].self, from: row.text(4))) ?? [])
             }
+            let taken = try self.surveyHistory(connection, subjectId: subjectId)
             return SubjectExport(
                 subject: .init(id: subject.id, externalId: subject.externalId, email: email, status: subject.status,
                                createdAt: subject.createdAt, updatedAt: subject.updatedAt),
@@ -129,7 +136,7 @@ extension CandorStore {
                 consents: try Self.consentRecords(connection, subjectId: subjectId, purpose: nil).map { ConsentView($0, now: now) },
                 history: history, sharedWith: disclosures,
                 flags: .init(restricted: subject.status == .restricted, objectedToDirectMarketing: subject.hasObjected, optedOutOfSale: subject.hasOptedOutOfSale),
-                generatedAt: Timestamp.rfc3339(now))
+                generatedAt: Timestamp.rfc3339(now), surveys: taken.surveys, incentives: taken.incentives)
         }
         // Durably audited before the data leaves, like every read of personal data.
         _ = try await committer(for: subjectId).submit { connection in

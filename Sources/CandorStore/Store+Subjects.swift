@@ -112,37 +112,45 @@ extension CandorStore {
         let source = input.source ?? "api"
         return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> DeclarationReceipt in
             let subject = try self.liveSubject(connection, subjectId)
-            let declarationId = Identifier.make("dcl")
-            let at = self.now
-            for value in values {
-                if value.value == .null {
-                    try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(subjectId), .text(value.field))
-                } else {
-                    try connection.execute(
-                        """
-                        INSERT INTO profile_values (subject_id, field, value, declared_at, declaration_id, source, collection_point, notices)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, declared_at = excluded.declared_at,
-                          declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
-                          notices = excluded.notices
-                        """,
-                        .text(subjectId), .text(value.field), .text(value.value.jsonText), .int(at), .text(declarationId),
-                        .text(source), .text(input.collectionPoint), .text(JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText))
-                }
-            }
-            let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(
-                actor: Self.ledgerActor(principal, selfService: selfService), declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
-            let fieldKeys = values.map(\.field)
-            try self.audit(connection, principal, action: source == DeclarationSource.rectification.rawValue ? "declaration.rectify" : "declaration.create",
-                           subjectId: subjectId, fields: fieldKeys, selfService: selfService)
-            try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
-                "declaration_id": .string(declarationId),
-                "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
-            ])
-            return DeclarationReceipt(
-                declarationId: declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), source: source,
-                collectionPoint: input.collectionPoint, values: values, ledger: ledger)
+            return try self.recordDeclaration(connection, subjectId: subjectId, subject: subject, values: values, input: input, source: source,
+                                              by: principal, selfService: selfService)
         }
+    }
+
+    /// Inside a transaction, on a locked live subject: the projection, ledger entry, audit row and event
+    /// of validated values (the one write path of every declaration: API, portal, surveys).
+    func recordDeclaration(_ connection: SQLConnection, subjectId: String, subject: LiveSubject, values: [ValidatedValue], input: DeclarationInput,
+                           source: String, by principal: Principal?, selfService: Bool) throws -> DeclarationReceipt {
+        let declarationId = Identifier.make("dcl")
+        let at = self.now
+        for value in values {
+            if value.value == .null {
+                try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(subjectId), .text(value.field))
+            } else {
+                try connection.execute(
+                    """
+                    INSERT INTO profile_values (subject_id, field, value, declared_at, declaration_id, source, collection_point, notices)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, declared_at = excluded.declared_at,
+                      declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
+                      notices = excluded.notices
+                    """,
+                    .text(subjectId), .text(value.field), .text(value.value.jsonText), .int(at), .text(declarationId),
+                    .text(source), .text(input.collectionPoint), .text(JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText))
+            }
+        }
+        let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(
+            actor: Self.ledgerActor(principal, selfService: selfService), declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
+        let fieldKeys = values.map(\.field)
+        try self.audit(connection, principal, action: source == DeclarationSource.rectification.rawValue ? "declaration.rectify" : "declaration.create",
+                       subjectId: subjectId, fields: fieldKeys, selfService: selfService)
+        try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
+            "declaration_id": .string(declarationId),
+            "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
+        ])
+        return DeclarationReceipt(
+            declarationId: declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), source: source,
+            collectionPoint: input.collectionPoint, values: values, ledger: ledger)
     }
 
     /// Grants or withdraws consent for one or more purposes; `selfService` names the person as the actor

@@ -75,6 +75,10 @@ public final class CandorStore: Sendable {
     let segmentFeeder = SegmentIndexFeeder()
     /// Holdout share and index polling interval (Activation/).
     let activationSettings = Locked(ActivationSettings())
+    /// The offer catalog with compiled rules, and each offer's record for Thompson sampling (Activation/ActivationCache.swift).
+    let activationCache = Locked(ActivationCache())
+    /// The log of uncapped decisions, written in batches off the answer's path (Activation/DecisionJournal.swift).
+    let decisionJournal = DecisionJournal()
     let logger: Logger
     /// Whether special-category fields may be registered (an explicit installation setting).
     public let allowSpecialCategory: Bool

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CandorCore
+import CandorDelivery
 import CandorServer
 import CandorStore
 import Configuration
@@ -33,6 +34,9 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1; env CANDOR_HOST).")
     var host: String?
 
+    @Option(name: .long, help: "Networks webhooks may reach although private or loopback, comma-separated CIDR (e.g. 127.0.0.1/32), or * (env CANDOR_DELIVERY_ALLOW_PRIVATE_NETWORKS).")
+    var deliveryAllowPrivateNetworks: String?
+
     /// Resolves the configuration: flags, then environment (CANDOR_…), then the file, then defaults.
     func resolve() async throws -> ServerConfig {
         var flags = [AbsoluteConfigKey: ConfigValue]()
@@ -40,6 +44,7 @@ struct StoreOptions: ParsableArguments {
         if let databaseURL { flags["database_url"] = ConfigValue(.string(databaseURL), isSecret: true) }
         if let port { flags["port"] = ConfigValue(.int(port), isSecret: false) }
         if let host { flags["host"] = ConfigValue(.string(host), isSecret: false) }
+        if let deliveryAllowPrivateNetworks { flags["delivery.allow_private_networks"] = ConfigValue(.string(deliveryAllowPrivateNetworks), isSecret: false) }
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: flags),
             KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { key in key.prepending(["candor"]) },
@@ -57,6 +62,27 @@ struct StoreOptions: ParsableArguments {
         resolved.publicBaseURL = reader.string(forKey: "public_base_url")
         resolved.writeBatch = max(1, reader.int(forKey: "write_batch", default: resolved.writeBatch))
         resolved.holdoutShare = min(1, max(0, reader.double(forKey: "holdout_share", default: resolved.holdoutShare)))
+        // Webhook delivery (docs/delivery.md): keys delivery.allow_private_networks, delivery.timeout_ms,
+        // delivery.retry_base_ms, delivery.max_attempts, delivery.batch_size, delivery.worker.
+        do {
+            resolved.delivery.networkGuard = try NetworkGuard.parse(reader.string(forKey: "delivery.allow_private_networks"))
+        } catch let error as CandorError {
+            throw ValidationError(error.detail)
+        }
+        resolved.delivery.timeout = .milliseconds(min(60_000, max(100, reader.int(forKey: "delivery.timeout_ms", default: 10_000))))
+        resolved.delivery.retry = RetrySchedule(baseDelay: .milliseconds(max(10, reader.int(forKey: "delivery.retry_base_ms", default: 5_000))),
+                                                maxAttempts: max(1, reader.int(forKey: "delivery.max_attempts", default: 8)))
+        resolved.delivery.batchSize = max(1, reader.int(forKey: "delivery.batch_size", default: resolved.delivery.batchSize))
+        resolved.runsDeliveryWorker = reader.bool(forKey: "delivery.worker", default: true)
+        resolved.promptCooldownSeconds = max(0, reader.int(forKey: "prompt_cooldown_seconds", default: resolved.promptCooldownSeconds))
+        resolved.embedVisitorLimit = max(1, reader.int(forKey: "embed_visitor_limit", default: resolved.embedVisitorLimit))
+        resolved.embedIPLimit = max(1, reader.int(forKey: "embed_ip_limit", default: resolved.embedIPLimit))
+        let ranking = reader.string(forKey: "offer_ranking", default: resolved.offerRanking.rawValue)
+        guard let offerRanking = OfferRanking(rawValue: ranking) else {
+            throw ValidationError("offer_ranking must be one of \(OfferRanking.allCases.map(\.rawValue).joined(separator: ", ")), not '\(ranking)'")
+        }
+        resolved.offerRanking = offerRanking
+        try resolveMailSettings(reader, into: &resolved)  // MailSettings.swift: SMTP, sender, DKIM, send rate
         // The controller named in consent receipts and the record of processing (keys controller_name, …).
         if let name = reader.string(forKey: "controller_name") {
             resolved.controller = DataController(
@@ -106,6 +132,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         var configured = try await options.resolve()
         configured.mailer = DemoMailSender()  // the demo has no mail server: rights links are printed here
+        configured.demoShop = true  // /demo/shop: the embed script on a sample shop
         let config = configured
         let logger = makeLogger("candor")
         _ = CandorMetrics.registry
@@ -120,7 +147,7 @@ struct Demo: AsyncParsableCommand {
         } else {
             print("Creating the demo workspace in \(config.dataDirectory) …")
             let started = Date()
-            keys = try await DemoWorkspace.seedRegistry(store, publishableOrigins: [config.baseURL, "http://localhost:\(config.port)"])
+            keys = try await DemoWorkspace.seedDemo(store, publishableOrigins: [config.baseURL, "http://localhost:\(config.port)"])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try writePrivateFile(keysFile, contents: String(decoding: try encoder.encode(keys), as: UTF8.self) + "\n")
@@ -144,6 +171,7 @@ struct Demo: AsyncParsableCommand {
           \(base)/rights           self-service rights portal (the e-mailed link is printed here)
           \(base)/p                preference center (the e-mailed link is printed here)
           \(base)/privacy          privacy at a glance, generated from the registry
+          \(base)/demo/shop        a demo shop with the embed: prompts, sign-in and onsite offers
           curl -s \(base)/v1/subjects?limit=2 -H "Authorization: Bearer \(keys.marketing)" -H "Candor-Purpose: offers"
           curl -s \(base)/v1/ledger/verify -H "Authorization: Bearer \(keys.admin)"
         """)

@@ -52,7 +52,7 @@ struct IdentifierTimestampTests {
 
     @Test("Formatting then parsing gives back the same millisecond")
     func roundTrips() {
-        var random = SeededGenerator(seed: 7)
+        var random = SeededRandom(seed: 7)
         for _ in 0..<2000 {
             let millis = Int64.random(in: -2_000_000_000_000...4_000_000_000_000, using: &random)
             let text = Timestamp.rfc3339(millis)

@@ -61,7 +61,7 @@ struct PurposeGateTests {
     /// nothing is visible without the consent the purpose needs.
     @Test("Property: no field ever reaches a purpose it does not serve", arguments: [UInt64(1), 42, 20_260_601])
     func noFieldLeaks(seed: UInt64) {
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
         let bases = LegalBasis.allCases
         let statuses: [SubjectStatus] = [.active, .active, .active, .restricted, .erased]
         for _ in 0..<300 {

@@ -1,4 +1,4 @@
-import CandorStore
+@testable import CandorStore
 import Foundation
 import HTTPTypes
 import Testing
@@ -200,6 +200,73 @@ import Testing
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(issued == 3)
+        }
+    }
+
+    @Test func thompsonRankingLearnsWhichOfferConvertsOverItsPriority() async throws {
+        try await TestServer.run { server in
+            server.store.configureActivation {
+                $0.holdoutShare = 0
+                $0.ranking = .thompson
+            }
+            let id = try await server.createSubject()
+            _ = try await server.declare(id, ["interests": ["running"]])
+            try await server.consent(id, ["offers": "granted"])
+            let (segmentId, loud, _) = try await catalog(server)
+            let quiet = try await server.api.post("/v1/offers", key: server.keys.admin, body: try JSON.text([
+                "name": "Running socks", "placements": ["onsite"], "segment_id": segmentId, "purpose": "offers", "priority": 0,
+                "content": ["en": ["title": "Socks that stay put", "body": "Made for long runs"]],
+            ]))
+            let quietId = try #require(try quiet.object()["id"] as? String)
+            // People convert on the socks only; the shoes have the higher priority but never convert.
+            var lastThirty = [String]()
+            for round in 0..<70 {
+                let reply = try await server.api.post("/v1/decide", key: server.keys.sales, body: try JSON.text([
+                    "subject_id": id, "placement": "onsite", "limit": 1, "context": ["locale": "en"],
+                ]))
+                let decision = try reply.object()
+                let shown = try #require((decision["offers"] as? [[String: Any]])?.first?["offer_id"] as? String)
+                #expect([loud, quietId].contains(shown))
+                if shown == quietId {
+                    let outcome = try await server.api.post("/v1/decisions/\(try #require(decision["decision_id"] as? String))/outcomes", key: server.keys.sales, body: #"{"type":"conversion"}"#)
+                    #expect(outcome.status == .created)
+                }
+                if round >= 40 { lastThirty.append(shown) }
+            }
+            #expect(lastThirty.filter { $0 == quietId }.count >= 26, "the converting offer wins once learned: \(lastThirty.filter { $0 == quietId }.count)/30")
+            server.store.configureActivation { $0.ranking = .priority }
+            let byPriority = try await decide(server, id)
+            #expect((byPriority["offers"] as? [[String: Any]])?.first?["offer_id"] as? String == loud, "priority ranking ignores what was learned")
+        }
+    }
+
+    @Test func theDecisionLogIsCompleteAndAnErasureRightAfterADecisionStripsThePersonFromIt() async throws {
+        try await TestServer.run { server in
+            server.store.configureActivation { $0.holdoutShare = 0 }
+            _ = try await catalog(server)
+            var people = [String]()
+            for _ in 0..<6 {
+                let id = try await server.createSubject()
+                _ = try await server.declare(id, ["interests": ["running"]])
+                try await server.consent(id, ["offers": "granted"])
+                people.append(id)
+            }
+            // 60 concurrent decisions, none capped: each answers from memory and is logged by the journal.
+            let everyone = people
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<60 { group.addTask { try #require(try await self.decide(server, everyone[i % everyone.count])["decision_id"] as? String) } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            let report = try await server.api.get("/v1/offers/report", key: server.keys.admin).object()
+            #expect((report["personalized"] as? [String: Any])?["decisions"] as? Int == 60, "every answered decision is in the log")
+            #expect(Set(ids).count == 60)
+            // A decision made just before the person's erasure does not keep them in the log.
+            let last = try #require(people.last)
+            _ = try await decide(server, last)
+            #expect(try await server.api.delete("/v1/subjects/\(last)", key: server.keys.admin).status == .ok)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await server.store.database.read { try $0.queryOne("SELECT count(*) FROM decisions WHERE subject_id = ?", .text(last))?.int(0) } == 0)
+            #expect(try await server.store.database.read { try $0.queryOne("SELECT count(*) FROM offer_issues WHERE subject_id = ?", .text(last))?.int(0) } == 0)
         }
     }
 

@@ -4,19 +4,6 @@ import Foundation
 import PostgresNIO
 import Testing
 
-/// A small seeded generator (SplitMix64), so a failing sequence can be replayed from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random rules over the harness registry, as text, so the parser is part of what is compared.
 enum RandomRule {
     static func make(_ rng: inout SeededRandom, depth: Int = 0) -> String {

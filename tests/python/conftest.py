@@ -52,6 +52,7 @@ MEDIA_DESERIALIZERS = {
     "application/problem+json": _json,
     "application/yaml": _plain,
     "text/css": _plain,
+    "text/javascript": _plain,
     "text/csv": _plain,
 }
 
@@ -106,11 +107,13 @@ class Server:
             return "(no log)"
 
 
-def start_server(backend: str, data_dir: Path, database_url: str | None) -> Server:
+def start_server(backend: str, data_dir: Path, database_url: str | None, extra_args: tuple[str, ...] = ()) -> Server:
     if not Path(CANDOR_BIN).exists():
         pytest.fail(f"candor binary not found at {CANDOR_BIN}; build it with `swift build` or set CANDOR_BIN")
     port = free_port()
-    command = [CANDOR_BIN, "demo", "--data-dir", str(data_dir), "--port", str(port), "--subjects", str(SUBJECTS)]
+    # Webhook receivers in the tests listen on loopback, which the delivery network guard refuses by default.
+    command = [CANDOR_BIN, "demo", "--data-dir", str(data_dir), "--port", str(port), "--subjects", str(SUBJECTS),
+               "--delivery-allow-private-networks", "127.0.0.1/32", *extra_args]
     if database_url:
         command += ["--database-url", database_url]
     log_path = data_dir / "server.log"
@@ -255,7 +258,7 @@ class Api:
         content_type = response.headers.get("Content-Type", "")
         # Headers every answer carries, errors included.
         assert response.headers.get("X-Content-Type-Options") == "nosniff", f"{path} {response.status_code}: no nosniff"
-        if template not in ("/static/candor.css", "/.well-known/gpc.json"):
+        if template not in ("/static/candor.css", "/.well-known/gpc.json", "/embed.js", "/embed.css"):
             assert response.headers.get("Cache-Control") == "no-store", f"{path} {response.status_code}: cacheable"
         if response.status_code >= 400:
             assert content_type == "application/problem+json", content_type

@@ -55,6 +55,10 @@ def test_spec_is_a_valid_openapi_31_document(spec_document):
             if path.startswith("/v1/"):
                 assert "401" in operation["responses"], f"{method} {path} does not document 401"
                 assert operation.get("security") is None, f"{method} {path} must use the global bearer security"
+            elif path.startswith("/e/v1/") and method != "options":
+                # The embed's browser endpoints: a publishable key from an allowed Origin (docs/embed.md).
+                assert "401" in operation["responses"], f"{method} {path} does not document 401"
+                assert operation.get("security") == [{"publishableKey": []}], f"{method} {path} must use the publishable key"
             else:
                 assert operation.get("security") == [], f"{method} {path} must be public"
 

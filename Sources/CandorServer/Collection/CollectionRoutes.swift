@@ -16,7 +16,9 @@ struct CollectionRoutes {
         let portal = PortalRoutes(store: store, resources: resources, config: config, support: support)
         PreferenceCenter(store: store, config: config, support: support, portal: portal).add(pages: router, api: api)
         PollRoutes(store: store, config: config, support: support, portal: portal).add(pages: router, api: api)
+        SurveyRoutes(store: store, config: config, support: support, portal: portal).add(pages: router, api: api)
         router.get("privacy") { request, _ in privacyPage(request, portal: portal) }
+        EmbedRoutes(store: store, resources: resources, config: config).add(pages: router, api: api)
     }
 
     /// `/privacy`: purposes with their current notices, legal basis, retention and the teams that use

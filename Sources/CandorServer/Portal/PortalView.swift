@@ -50,6 +50,22 @@ struct PortalView {
                 "seq": receipt.candorLedger.seq, "when": Self.time(receipt.candorLedger.recordedAt), "summary": items.joined(separator: "; "),
             ]
         }
+        // Surveys the person took part in, and the codes they were given (issue 3).
+        let surveys: [[String: Any]] = (export.surveys ?? []).map { taken in
+            [
+                "title": taken.title[language.code] ?? taken.title["en"] ?? taken.surveyId,
+                "state": taken.state == "completed" ? t["surveyCompleted"]! : t["surveyInProgress"]!,
+                "answered": t["surveyAnswered"]!.replacingOccurrences(of: "%1", with: String(taken.answered)),
+                "when": Self.time(taken.completedAt ?? taken.startedAt),
+            ]
+        }
+        let titles = Dictionary((export.surveys ?? []).map { ($0.surveyId, $0.title) }, uniquingKeysWith: { first, _ in first })
+        let codes: [[String: Any]] = (export.incentives ?? []).map { issued in
+            [
+                "code": issued.code ?? t["unlockedContent"]!, "when": Self.time(issued.issuedAt),
+                "survey": titles[issued.surveyId].map { $0[language.code] ?? $0["en"] ?? issued.surveyId } ?? issued.surveyId,
+            ]
+        }
         let flags = export.flags
         let rights: [[String: Any]] = PortalAction.allCases.filter { $0 != .unrestrict || flags.restricted }.map { action in
             ["action": action.rawValue, "label": t["\(action.rawValue)Link"]!, "what": t["\(action.rawValue)What"]!, "done": action.isDone(flags)]
@@ -61,6 +77,7 @@ struct PortalView {
             "consents": consents, "hasConsents": !consents.isEmpty,
             "history": history, "sharing": sharing, "hasSharing": !sharing.isEmpty,
             "receipts": receiptRows, "hasReceipts": !receiptRows.isEmpty,
+            "surveys": surveys, "codes": codes, "hasSurveys": !surveys.isEmpty || !codes.isEmpty, "hasCodes": !codes.isEmpty,
             "flags": [
                 ["label": t["restrictedFlag"]!, "value": flags.restricted ? t["yes"]! : t["no"]!],
                 ["label": t["objectedFlag"]!, "value": flags.objectedToDirectMarketing ? t["yes"]! : t["no"]!],
@@ -82,6 +99,7 @@ struct PortalView {
                 return "\(field.map(label) ?? value.field): \(field.map { display(value.value, field: $0) } ?? value.value.jsonText)"
             }.joined(separator: "; ")
         }
+        if let code = event.code { return "\(t["codeDetail"]!): \(code)" }
         if let consents = event.consents, !consents.isEmpty {
             return consents.map { "\(purposeName($0.purpose)): \($0.status == .granted ? t["granted"]! : t["withdrawn"]!)" }.joined(separator: "; ")
         }

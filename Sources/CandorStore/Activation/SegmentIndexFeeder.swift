@@ -1,5 +1,8 @@
 import CandorCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keeps one node's `SegmentIndex` in step with the database.
 ///
@@ -88,12 +91,24 @@ actor SegmentIndexFeeder {
     /// the tables are read is applied again by the next poll (applying is idempotent).
     private func load(_ store: CandorStore) async throws {
         floor = try await store.database.read { try $0.queryOne("SELECT COALESCE(MAX(id), 0) FROM outbox")?.int(0) ?? 0 }
-        let profiles = try await store.allSegmentProfiles()
         let purposes = store.registry.purposes, now = store.now
-        index.withLock { index in
-            index = SegmentIndex()
-            for profile in profiles { index.apply(profile.subjectId, profile, purposes: purposes, now: now) }
+        // Built aside and swapped in whole, so counts during a reload see the old index, never half of one.
+        var fresh = SegmentIndex()
+        try await store.forEachSegmentProfilePage { page in
+            for profile in page { fresh.apply(profile.subjectId, profile, purposes: purposes, now: now) }
         }
+        index.withLock { $0 = fresh }
+        Self.returnFreedMemory()
+    }
+
+    /// The pages of decoded projections are freed once the index is built; glibc keeps such memory
+    /// resident for the life of the process unless asked to give it back (`malloc_trim`, looked up at
+    /// run time because Swift's Glibc module does not export malloc.h).
+    static func returnFreedMemory() {
+        #if canImport(Glibc)
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: Trim.self)(0) }
+        #endif
     }
 
     private func pollOutbox(_ store: CandorStore) async throws {
@@ -148,6 +163,9 @@ public struct ActivationSettings: Sendable {
     public var pollInterval: Duration = .milliseconds(200)
     /// The share of people (0…1, stable per person) who get the non-personalized fallback, so lift can be measured.
     public var holdoutShare: Double = 0.1
+    /// How eligible personalized offers are ordered: by their priority, or by Thompson sampling on the
+    /// conversions they earned.
+    public var ranking: OfferRanking = .priority
 
     public init() {}
 }

@@ -258,11 +258,13 @@ extension CandorStore {
         offer.id = Identifier.make("ofr")
         offer.createdAt = Timestamp.rfc3339(now)
         offer.priority = input.priority ?? 0
-        return try await write(principal, idempotency: idempotency, status: 201) { connection -> Offer in
+        let saved = try await write(principal, idempotency: idempotency, status: 201) { connection -> Offer in
             try connection.execute("INSERT INTO offers (id, body, created_at) VALUES (?, ?, ?)", .text(offer.id!), .text(try CandorJSON.string(offer)), .int(self.now))
             try self.audit(connection, principal, action: "offer.create", outcome: offer.id!)
             return offer
         }
+        invalidateActivationCatalog()
+        return saved
     }
 
     /// The catalog, newest last.
@@ -293,7 +295,9 @@ extension CandorStore {
     /// Ranks the offers a person is eligible for at a placement, each with its reasons. Reads the
     /// person's projection fresh, so a consent withdrawn a moment ago already counts; an erased,
     /// restricted or unconsented person gets the generic fallback, built from nothing about them.
-    /// The decision and the offers it issued are recorded in one transaction that also counts caps.
+    /// When an eligible offer is capped, the decision and the offers it issued are recorded in the
+    /// transaction that counts the caps; otherwise the decision answers at once and its log goes to
+    /// the decision journal (Activation/DecisionJournal.swift).
     public func decide(_ input: DecideInput, by principal: Principal) async throws -> Decision {
         var errors = [FieldError]()
         if input.subjectId.isEmpty { errors.append(FieldError("subject_id", "is required")) }
@@ -303,23 +307,24 @@ extension CandorStore {
         if !(1...20).contains(limit) { errors.append(FieldError("limit", "must be 1 to 20")) }
         if !errors.isEmpty { throw CandorError.invalid(errors) }
         let subjectId = input.subjectId
-        let known = try await database.read { try $0.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) != nil }
-        guard known else { throw CandorError(.notFound, "subject_id: no subject '\(subjectId)'", errors: [FieldError("subject_id", "no such subject")]) }
-        let registry = self.registry, now = self.now
-        let profile = try await segmentProfiles([subjectId])[subjectId]
-        let live = try await offers().filter { $0.placements.contains(input.placement) && $0.isLive(at: now) }
-        let rules = try await database.read { connection in
-            try connection.query("SELECT id, rule FROM segments", []).reduce(into: [String: String]()) { $0[$1.text(0)] = $1.text(1) }
+        // One read for both questions: does the person exist, and what is their projection now (nil when erased).
+        let (known, profile) = try await database.read { connection -> (Bool, SegmentProfile?) in
+            guard try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) != nil else { return (false, nil) }
+            return (true, try Self.readProfiles(connection, where: "= ?", [.text(subjectId)])[subjectId])
         }
+        guard known else { throw CandorError(.notFound, "subject_id: no subject '\(subjectId)'", errors: [FieldError("subject_id", "no such subject")]) }
+        let registry = self.registry, now = self.now, settings = self.activation
+        let catalog = try await activationCatalog()
+        let live = catalog.offers.filter { $0.placements.contains(input.placement) && $0.isLive(at: now) }
         let active = profile?.status == .active
-        let holdout = active && Self.isHoldout(subjectId, share: activation.holdoutShare)
+        let holdout = active && Self.isHoldout(subjectId, share: settings.holdoutShare)
         var personal = [(Offer, Because)]()
         if let profile, active, !holdout {
             for offer in live {
                 guard let segmentId = offer.segmentId, let purposeKey = offer.purpose, let purpose = registry.purposes[purposeKey],
                       PurposeGate.teamMayUse(principal.team, purpose: purposeKey),
                       PurposeGate.visibility(for: purpose, status: profile.status, hasObjected: profile.hasObjected, consent: profile.consents[purposeKey], now: now) == .visible,
-                      let rule = rules[segmentId], let expr = try? compileRule(rule),
+                      let expr = catalog.rules[segmentId],
                       SegmentEvaluator.matches(expr, profile, purposes: registry.purposes, now: now)
                 else { continue }
                 let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
@@ -333,43 +338,19 @@ extension CandorStore {
         let ranked: (([(Offer, Because?)]) -> [(Offer, Because?)]) = { list in
             list.sorted { ($0.0.priority ?? 0, $1.0.id ?? "") > ($1.0.priority ?? 0, $0.0.id ?? "") }
         }
-        let candidates = ranked(personal.map { ($0.0, Optional($0.1)) })
+        var candidates = ranked(personal.map { ($0.0, Optional($0.1)) })
+        if settings.ranking == .thompson, candidates.count > 1 {
+            let records = try await offerRecords()
+            var rng = SystemRandomNumberGenerator()
+            let order = ThompsonSampling.rank(candidates.indices.map { (id: $0, record: records[candidates[$0].0.id ?? ""] ?? ArmRecord(trials: 0, successes: 0)) }, using: &rng)
+            candidates = order.map { candidates[$0] }
+        }
         let fallback = ranked(generic)
         let arm = !active ? "excluded" : (holdout ? "holdout" : "personalized")
         let decisionId = Identifier.make("dec")
         let dialect = database.dialect
-        return try await committer(for: subjectId).submit { connection -> Decision in
-            // Caps are counted inside the transaction that issues, with the offer rows locked on
-            // PostgreSQL, so concurrent decisions cannot both take the last one.
-            func pick(_ list: [(Offer, Because?)]) throws -> [(Offer, Because?)] {
-                var out = [(Offer, Because?)]()
-                for (offer, because) in list where out.count < limit {
-                    let id = offer.id ?? ""
-                    if offer.capTotal != nil || offer.capPerPerson != nil {
-                        _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
-                    }
-                    if let cap = offer.capTotal, try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ?", .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
-                    if let cap = offer.capPerPerson,
-                       try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ? AND subject_id = ?", .text(id), .text(subjectId))?.int(0) ?? 0 >= Int64(cap) { continue }
-                    out.append((offer, because))
-                }
-                return out
-            }
-            var chosen = try pick(candidates)
-            let personalized = !chosen.isEmpty
-            if !personalized { chosen = try pick(fallback) }
-            let at = self.now
-            try connection.execute("INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                   .text(decisionId), .text(subjectId), .text(input.placement), .text(arm),
-                                   .text(JSONValue.array(chosen.map { .string($0.0.id ?? "") }).jsonText), .int(at))
-            for (offer, _) in chosen {
-                try connection.execute("INSERT INTO offer_issues (subject_id, offer_id, decision_id, created_at) VALUES (?, ?, ?, ?)",
-                                       .text(subjectId), .text(offer.id ?? ""), .text(decisionId), .int(at))
-            }
-            let used = Set(chosen.flatMap { $0.1?.facts.map(\.field) ?? [] })
-            try self.audit(connection, principal, action: "decision.make", purpose: chosen.compactMap { $0.1?.consent.purpose }.first,
-                           subjectId: subjectId, fields: Array(used), outcome: personalized ? "personalized" : "fallback")
-            return Decision(
+        func decision(_ chosen: [(Offer, Because?)], personalized: Bool, at: Int64) -> Decision {
+            Decision(
                 decisionId: decisionId, placement: input.placement, arm: arm, personalized: personalized,
                 offers: chosen.map { offer, because in
                     let (locale, words) = offer.words(for: input.context?.locale) ?? ("en", OfferContent(title: offer.name, body: ""))
@@ -378,6 +359,66 @@ extension CandorStore {
                 },
                 decidedAt: Timestamp.rfc3339(at))
         }
+        func entry(_ chosen: [(Offer, Because?)], personalized: Bool, at: Int64) -> DecisionJournal.Entry {
+            DecisionJournal.Entry(
+                id: decisionId, subjectId: subjectId, placement: input.placement, arm: arm, offerIds: chosen.map { $0.0.id ?? "" }, at: at,
+                principal: principal, purpose: chosen.compactMap { $0.1?.consent.purpose }.first,
+                fields: Array(Set(chosen.flatMap { $0.1?.facts.map(\.field) ?? [] })), outcome: personalized ? "personalized" : "fallback")
+        }
+        let made: Decision
+        if !(candidates + fallback).contains(where: { $0.0.capTotal != nil || $0.0.capPerPerson != nil }) {
+            // Nothing capped: nothing to count, so the decision answers at once and its log (decision,
+            // issued offers, audit row) goes to the journal, which writes it within milliseconds.
+            let personalized = !candidates.isEmpty
+            let chosen = Array((personalized ? candidates : fallback).prefix(limit))
+            let at = self.now
+            made = decision(chosen, personalized: personalized, at: at)
+            decisionJournal.append(entry(chosen, personalized: personalized, at: at), store: self)
+        } else {
+            made = try await committer(for: subjectId).submit { connection -> Decision in
+                // Caps are counted inside the transaction that issues, with the offer rows locked on
+                // PostgreSQL, so concurrent decisions cannot both take the last one.
+                func pick(_ list: [(Offer, Because?)]) throws -> [(Offer, Because?)] {
+                    var out = [(Offer, Because?)]()
+                    for (offer, because) in list where out.count < limit {
+                        let id = offer.id ?? ""
+                        if offer.capTotal != nil || offer.capPerPerson != nil {
+                            _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
+                        }
+                        if let cap = offer.capTotal, try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ?", .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
+                        if let cap = offer.capPerPerson,
+                           try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ? AND subject_id = ?", .text(id), .text(subjectId))?.int(0) ?? 0 >= Int64(cap) { continue }
+                        out.append((offer, because))
+                    }
+                    return out
+                }
+                var chosen = try pick(candidates)
+                let personalized = !chosen.isEmpty
+                if !personalized { chosen = try pick(fallback) }
+                let at = self.now
+                try self.record(entry(chosen, personalized: personalized, at: at), connection)
+                return decision(chosen, personalized: personalized, at: at)
+            }
+        }
+        countOfferRecord(made.offers.map(\.offerId), trials: 1)
+        return made
+    }
+
+    /// Writes one decision's log: the decision, the offers it issued and the audit row.
+    /// A journal entry written after the person's erasure keeps the decision for lift, without them.
+    func record(_ entry: DecisionJournal.Entry, _ connection: SQLConnection) throws {
+        var entry = entry
+        if try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(entry.subjectId))?.text(0) ?? SubjectStatus.erased.rawValue == SubjectStatus.erased.rawValue {
+            entry.subjectId = ""
+        }
+        try connection.execute("INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                               .text(entry.id), .text(entry.subjectId), .text(entry.placement), .text(entry.arm),
+                               .text(JSONValue.array(entry.offerIds.map(JSONValue.string)).jsonText), .int(entry.at))
+        for offerId in entry.offerIds {
+            try connection.execute("INSERT INTO offer_issues (subject_id, offer_id, decision_id, created_at) VALUES (?, ?, ?, ?)",
+                                   .text(entry.subjectId), .text(offerId), .text(entry.id), .int(entry.at))
+        }
+        try audit(connection, entry.principal, action: "decision.make", purpose: entry.purpose, subjectId: entry.subjectId, fields: entry.fields, outcome: entry.outcome)
     }
 
     // MARK: - Outcomes and lift
@@ -385,9 +426,7 @@ extension CandorStore {
     /// Records an impression, click or conversion of an offer in a decision (once per type).
     public func recordOutcome(decisionId: String, _ input: OutcomeInput, by principal: Principal) async throws -> Outcome {
         guard Self.outcomeTypes.contains(input.type) else { throw CandorError.invalid("type", "must be impression, click or conversion") }
-        let row = try await database.read { try $0.queryOne("SELECT offers FROM decisions WHERE id = ?", .text(decisionId))?.text(0) }
-        guard let row else { throw CandorError(.notFound, "no decision '\(decisionId)'") }
-        let issued = (try CandorJSON.decode([String].self, from: row))
+        guard let issued = try await decisionRecord(decisionId)?.offerIds else { throw CandorError(.notFound, "no decision '\(decisionId)'") }
         let offerId: String
         if let wanted = input.offerId {
             guard issued.contains(wanted) else { throw CandorError.invalid("offer_id", "offer '\(wanted)' was not part of this decision") }
@@ -397,15 +436,17 @@ extension CandorStore {
             offerId = first
         }
         let at = now
-        try await committer.submit { connection in
-            try connection.execute("INSERT INTO outcomes (decision_id, offer_id, type, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                   .text(decisionId), .text(offerId), .text(input.type), .int(at))
+        let recorded = try await committer.submit { connection in
+            try connection.queryOne("INSERT INTO outcomes (decision_id, offer_id, type, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING decision_id",
+                                   .text(decisionId), .text(offerId), .text(input.type), .int(at)) != nil
         }
+        if recorded, input.type == "conversion" { countOfferRecord([offerId], successes: 1) }
         return Outcome(decisionId: decisionId, offerId: offerId, type: input.type, recordedAt: Timestamp.rfc3339(at))
     }
 
     /// Conversion of personalized versus holdout decisions, with Newcombe's 95% interval for the difference.
     public func liftReport(offerId: String? = nil) async throws -> LiftReport {
+        try await decisionJournal.flush(store: self)
         let groups = try await database.read { connection in
             var sql = """
                 SELECT d.arm, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = d.id AND o.type = 'conversion') THEN 1 ELSE 0 END)

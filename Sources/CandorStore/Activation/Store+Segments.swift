@@ -99,10 +99,27 @@ extension CandorStore {
         return out
     }
 
-    /// Every live subject's projection (the index's initial load).
+    /// Every live subject's projection (for the brute-force evaluator of the tests).
     func allSegmentProfiles() async throws -> [SegmentProfile] {
-        try await database.read { connection in
-            Array(try Self.readProfiles(connection, where: nil, []).values)
+        var out = [SegmentProfile]()
+        try await forEachSegmentProfilePage { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Every live subject's projection, a page of subjects at a time in id order, so that loading the
+    /// index of a million people never holds more than one page of decoded values.
+    func forEachSegmentProfilePage(size: Int = 5_000, _ body: ([SegmentProfile]) throws -> Void) async throws {
+        var after = ""
+        while true {
+            let start = after
+            let (last, page) = try await database.read { connection -> (String?, [SegmentProfile]) in
+                let ids = try connection.query("SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", [.text(start), .int(Int64(size))])
+                guard let first = ids.first?.text(0), let last = ids.last?.text(0) else { return (nil, []) }
+                return (last, Array(try Self.readProfiles(connection, where: "BETWEEN ? AND ?", [.text(first), .text(last)]).values))
+            }
+            guard let last else { return }
+            try body(page)
+            after = last
         }
     }
 
@@ -166,6 +183,7 @@ extension CandorStore {
             try self.audit(connection, principal, action: "segment.create", outcome: segment.id)
             return segment
         }
+        invalidateActivationCatalog()
         if case .fresh(var fresh) = saved {
             fresh.count = try await countSegment(rule: fresh.rule)
             saved = .fresh(fresh)

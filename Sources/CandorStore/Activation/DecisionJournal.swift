@@ -1,0 +1,135 @@
+import CandorCore
+import Foundation
+
+/// Writes the log of uncapped decisions in batches, off the answer's path.
+///
+/// A decision is a read: it changes nothing about the person. What it leaves behind — the decision row
+/// (for outcomes and the lift report), the offers it issued (for Thompson sampling) and the audit row
+/// (who used which fields for which purpose) — is a log. Writing it inside each decision's own
+/// transaction would put a disk sync on every answer; here entries are gathered for `delay` and written
+/// together in one transaction, so a decision answers from memory and a batch of hundreds shares one sync.
+///
+/// Guarantees: an entry reaches the database within `delay` plus one commit; anything that reads the log
+/// for one decision (an outcome) or for the person (erasure) flushes first, so nobody sees it missing.
+/// On a crash, entries of the last `delay` can be lost — the decisions themselves were already answered
+/// and nothing of the person depended on them. Capped offers never take this path: their caps are
+/// counted in the issuing transaction.
+final class DecisionJournal: Sendable {
+    /// One decision's log.
+    struct Entry: Sendable {
+        var id: String
+        var subjectId: String
+        var placement: String
+        var arm: String
+        var offerIds: [String]
+        var at: Int64
+        var principal: Principal?
+        var purpose: String?
+        var fields: [String]
+        var outcome: String
+    }
+
+    static let delay: Duration = .milliseconds(5)
+    /// Retry pause after a failed batch (the entries stay queued, in order).
+    static let retryDelay: Duration = .milliseconds(200)
+
+    private struct State {
+        var pending: [Entry] = []
+        /// The batch being written now.
+        var inFlight: [Entry] = []
+        var scheduled = false
+        var flushing: Task<Void, Error>?
+    }
+
+    private let state = Locked(State())
+
+    /// Queues an entry; the first entry of a batch schedules its write.
+    func append(_ entry: Entry, store: CandorStore) {
+        let schedule = state.withLock { state -> Bool in
+            state.pending.append(entry)
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
+        guard schedule else { return }
+        Task.detached { [weak store] in
+            try? await Task.sleep(for: Self.delay)
+            guard let store else { return }
+            do {
+                try await self.flush(store: store)
+            } catch {
+                store.logger.error("decision journal write failed; retrying", metadata: ["error": "\(type(of: error))"])
+                try? await Task.sleep(for: Self.retryDelay)
+                try? await self.flush(store: store)
+            }
+        }
+    }
+
+    /// The entry with this id, if it is queued or being written (not yet readable from the database).
+    func pendingEntry(_ id: String) -> Entry? {
+        state.withLock { ($0.pending + $0.inFlight).first { $0.id == id } }
+    }
+
+    /// Whether any entry about this person is queued or being written.
+    func hasPending(subjectId: String) -> Bool {
+        state.withLock { ($0.pending + $0.inFlight).contains { $0.subjectId == subjectId } }
+    }
+
+    /// Writes everything queued now, one batch at a time (a flush already running is awaited first, so
+    /// entries are written in the order they were made).
+    func flush(store: CandorStore) async throws {
+        while true {
+            // Taking the batch, marking it in flight and starting its write happen under one lock, so a
+            // reader always finds an entry either queued, in flight or in the database. The write task
+            // itself clears the in-flight state when it ends, so waiters never depend on who started it.
+            let box = self.state
+            let (running, mine): (Task<Void, Error>?, Task<Void, Error>?) = box.withLock { state in
+                if let running = state.flushing { return (running, nil) }
+                state.scheduled = false
+                guard !state.pending.isEmpty else { return (nil, nil) }
+                let batch = state.pending
+                state.pending = []
+                state.inFlight = batch
+                let task = Task<Void, Error> {
+                    do {
+                        _ = try await store.committer.submit { connection in
+                            for entry in batch { try store.record(entry, connection) }
+                        }
+                        box.withLock {
+                            $0.flushing = nil
+                            $0.inFlight = []
+                        }
+                    } catch {
+                        // Put the batch back in front, so a retry writes it before anything newer.
+                        box.withLock { state in
+                            state.flushing = nil
+                            state.pending = state.inFlight + state.pending
+                            state.inFlight = []
+                        }
+                        throw error
+                    }
+                }
+                state.flushing = task
+                return (nil, task)
+            }
+            if let mine { return try await mine.value }
+            guard let running else { return }
+            _ = try? await running.value
+        }
+    }
+}
+
+extension CandorStore {
+    /// One decision's subject and issued offers, written or still queued (a queued one is written
+    /// first, so an outcome can refer to it).
+    public func decisionRecord(_ id: String) async throws -> (subjectId: String, offerIds: [String])? {
+        if decisionJournal.pendingEntry(id) != nil { try await decisionJournal.flush(store: self) }
+        let row = try await database.read { try $0.queryOne("SELECT subject_id, offers FROM decisions WHERE id = ?", .text(id)) }
+        guard let row else { return nil }
+        return (row.text(0), try CandorJSON.decode([String].self, from: row.text(1)))
+    }
+
+    /// Writes the decision log still queued for a person (before their erasure strips them from it).
+    func flushDecisions(subjectId: String) async throws {
+        if decisionJournal.hasPending(subjectId: subjectId) { try await decisionJournal.flush(store: self) }
+    }
+}
