@@ -162,6 +162,12 @@ public struct Field: Codable, Sendable, Hashable {
         self.maxLength = maxLength
         self.createdAt = createdAt
     }
+
+    /// How an option reads in a locale: its label there, else its English label, else the key with
+    /// underscores as spaces (so `free_shipping` still reads as words).
+    public func label(ofOption option: String, locale: String) -> String {
+        optionLabels?[option]?[locale] ?? optionLabels?[option]?["en"] ?? option.replacingOccurrences(of: "_", with: " ")
+    }
 }
 
 /// What a team's keys may do besides reading for its purposes.

@@ -82,7 +82,7 @@ struct CampaignRenderer: Sendable {
         let matched = Set(chosen.flatMap(\.interests)).intersection(declared)
         let field = registry.fields[campaign.interestField]
         let used = (field?.options ?? Array(declared)).filter { matched.contains($0) }
-        let labels = used.map { field?.optionLabels?[$0]?[locale] ?? field?.optionLabels?[$0]?["en"] ?? $0 }
+        let labels = used.map { field?.label(ofOption: $0, locale: locale) ?? $0 }
         let words = NewsletterStrings.of(locale)
         let purposeName = registry.purposes[campaign.purpose].map { $0.names[locale] ?? $0.names["en"] ?? $0.key } ?? campaign.purpose
         let because = labels.isEmpty

@@ -53,19 +53,37 @@ public enum DemoWorkspace {
     static let frequencies = ["daily", "weekly", "monthly"]
     static let months = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
 
+    /// How the demo's options read in English and Hebrew.
+    static let optionWords: [String: (en: String, he: String)] = [
+        "running": ("Running", "ריצה"), "yoga": ("Yoga", "יוגה"), "cycling": ("Cycling", "רכיבה על אופניים"), "hiking": ("Hiking", "טיולים רגליים"),
+        "swimming": ("Swimming", "שחייה"), "tennis": ("Tennis", "טניס"), "climbing": ("Climbing", "טיפוס"),
+        "discounts": ("Discounts", "הנחות"), "early_access": ("Early access", "גישה מוקדמת"), "bundles": ("Bundles", "חבילות"),
+        "free_shipping": ("Free shipping", "משלוח חינם"), "loyalty_points": ("Loyalty points", "נקודות מועדון"),
+        "email": ("Email", "דוא״ל"), "sms": ("SMS", "הודעת SMS"), "push": ("Push notifications", "התראות בדחיפה"), "post": ("Post", "דואר"),
+        "daily": ("Daily", "כל יום"), "weekly": ("Weekly", "כל שבוע"), "monthly": ("Monthly", "כל חודש"),
+        "january": ("January", "ינואר"), "february": ("February", "פברואר"), "march": ("March", "מרץ"), "april": ("April", "אפריל"),
+        "may": ("May", "מאי"), "june": ("June", "יוני"), "july": ("July", "יולי"), "august": ("August", "אוגוסט"),
+        "september": ("September", "ספטמבר"), "october": ("October", "אוקטובר"), "november": ("November", "נובמבר"), "december": ("December", "דצמבר"),
+    ]
+
+    /// Labels for a list of demo options.
+    static func labels(_ options: [String]) -> [String: [String: String]] {
+        Dictionary(uniqueKeysWithValues: options.compactMap { option in optionWords[option].map { (option, ["en": $0.en, "he": $0.he]) } })
+    }
+
     /// The demo fields.
     public static let fields: [FieldInput] = [
-        FieldInput(key: "interests", type: "multi_choice", options: interests, purposes: ["newsletter", "offers", "research"],
+        FieldInput(key: "interests", type: "multi_choice", options: interests, optionLabels: labels(interests), purposes: ["newsletter", "offers", "research"],
                    labels: ["en": "What are you into?", "he": "במה אתם עוסקים?"]),
-        FieldInput(key: "offer_types", type: "multi_choice", options: offerTypes, purposes: ["offers"],
+        FieldInput(key: "offer_types", type: "multi_choice", options: offerTypes, optionLabels: labels(offerTypes), purposes: ["offers"],
                    labels: ["en": "Which offers do you like?", "he": "אילו הצעות אתם אוהבים?"]),
-        FieldInput(key: "channels", type: "multi_choice", options: channels, purposes: ["newsletter", "offers", "support"],
+        FieldInput(key: "channels", type: "multi_choice", options: channels, optionLabels: labels(channels), purposes: ["newsletter", "offers", "support"],
                    labels: ["en": "How should we reach you?", "he": "איך לפנות אליכם?"]),
-        FieldInput(key: "content_frequency", type: "single_choice", options: frequencies, purposes: ["newsletter"],
+        FieldInput(key: "content_frequency", type: "single_choice", options: frequencies, optionLabels: labels(frequencies), purposes: ["newsletter"],
                    labels: ["en": "How often would you like to hear from us?", "he": "באיזו תדירות תרצו לשמוע מאיתנו?"]),
         FieldInput(key: "shoe_size", type: "number", purposes: ["offers", "support"],
                    labels: ["en": "Shoe size (EU)", "he": "מידת נעליים (אירופית)"], minimum: 30, maximum: 50),
-        FieldInput(key: "birthday_month", type: "single_choice", options: months, purposes: ["offers"],
+        FieldInput(key: "birthday_month", type: "single_choice", options: months, optionLabels: labels(months), purposes: ["offers"],
                    labels: ["en": "Birthday month", "he": "חודש יום ההולדת"]),
     ]
 

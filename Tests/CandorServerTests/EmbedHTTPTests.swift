@@ -237,7 +237,7 @@ struct EmbedHTTPTests {
             let first = try #require(offers.first)
             let why = try #require(first["why"] as? [String])
             if first["personalized"] as? Bool == true {
-                #expect(why.contains { $0.contains("running") && $0.contains("What are you into?") })
+                #expect(why.contains { $0.contains("Running") && $0.contains("What are you into?") }, "the option reads as its label")
                 #expect(why.contains { $0.contains("Personalized offers") })
             } else {
                 #expect(why == ["Everyone sees this offer. It does not use anything you told us."])

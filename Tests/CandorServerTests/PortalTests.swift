@@ -225,7 +225,7 @@ struct Portal: Sendable {
             #expect(page.status == .ok)
             #expect(page.contentType == "text/html; charset=utf-8")
             #expect(page.header("Content-Security-Policy")?.contains("default-src 'none'") == true)
-            for text in ["Shoe size (EU)", "42", "running, yoga", "preference_center", "Personalized offers", "Given", "dana@example.com",
+            for text in ["Shoe size (EU)", "42", "Running, Yoga", "preference_center", "Personalized offers", "Given", "dana@example.com",
                          "Sales", "None yet", "/rights/me/export.json", "/rights/me/receipts/"] {
                 #expect(page.text.contains(text), "the overview should show \(text)")
             }

@@ -313,7 +313,7 @@ def test_onsite_offer_explains_itself(server, api, browser, language):
     toggle.click()
     why = offer.find_element(By.CSS_SELECTOR, ".candor-why-offer")
     assert why.is_displayed() and toggle.get_attribute("aria-expanded") == "true"
-    assert "running" in why.text
+    assert {"en": "Running", "he": "ריצה"}[language] in why.text, "the declared option reads as its label"
     link = why.find_element(By.TAG_NAME, "a").get_attribute("href")
     assert "/p/" in link
     no_csp_errors(browser)

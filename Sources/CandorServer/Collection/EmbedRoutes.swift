@@ -400,7 +400,7 @@ struct EmbedRoutes {
         let field = offer.field
         var options: [OptionView]?
         if let keys = field.options {
-            options = keys.map { OptionView(value: $0, label: field.optionLabels?[$0]?[locale] ?? field.optionLabels?[$0]?["en"] ?? $0.replacingOccurrences(of: "_", with: " ").capitalizedFirst) }
+            options = keys.map { OptionView(value: $0, label: field.label(ofOption: $0, locale: locale).capitalizedFirst) }
         }
         let notices = offer.notices.keys.sorted().compactMap { purpose -> NoticeView? in
             guard let notice = offer.notices[purpose], let text = notice.texts[locale] ?? notice.texts["en"] else { return nil }
@@ -565,16 +565,22 @@ struct EmbedGate: RouterMiddleware {
 /// are called on every page view, so the count is O(1) per request (the portal's sliding-hour limiter
 /// keeps every timestamp, which suits a few requests an hour, not hundreds a minute).
 final class EmbedRateLimiter: Sendable {
-    private let window = LockedBox<(minute: Int64, counts: [String: Int])>((0, [:]))
+    /// Counts per key for the current and the previous minute.
+    private let window = LockedBox<(minute: Int64, current: [String: Int], previous: [String: Int])>((0, [:], [:]))
 
-    /// Counts a request and says whether it is within `limit` for the current minute.
+    /// Counts a request and says whether it is within `limit` per minute. A sliding window: the previous
+    /// minute's count weighs in by how much of it still lies within the last 60 seconds, so a burst
+    /// across a minute boundary cannot pass twice the limit (as a fixed window lets it).
     func allow(_ key: String, limit: Int, now: Int64) -> Bool {
         window.withLock { state in
             let minute = now / 60_000
-            if state.minute != minute { state = (minute, [:]) }
-            let used = state.counts[key, default: 0]
-            guard used < limit else { return false }
-            state.counts[key] = used + 1
+            if state.minute != minute {
+                state = (minute, [:], minute == state.minute + 1 ? state.current : [:])
+            }
+            let elapsed = Double(now % 60_000) / 60_000
+            let estimate = Double(state.previous[key, default: 0]) * (1 - elapsed) + Double(state.current[key, default: 0])
+            guard estimate < Double(limit) else { return false }
+            state.current[key, default: 0] += 1
             return true
         }
     }

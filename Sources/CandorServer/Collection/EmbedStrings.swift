@@ -79,7 +79,7 @@ enum EmbedStrings {
     }
 
     static func describe(_ value: JSONValue, field: Field?, locale: String, t: [String: String]) -> String {
-        func label(_ option: String) -> String { field?.optionLabels?[option]?[locale] ?? field?.optionLabels?[option]?["en"] ?? option.replacingOccurrences(of: "_", with: " ") }
+        func label(_ option: String) -> String { field?.label(ofOption: option, locale: locale) ?? option }
         switch value {
         case .array(let items): return items.compactMap(\.stringValue).map(label).joined(separator: ", ")
         case .string(let text): return label(text)

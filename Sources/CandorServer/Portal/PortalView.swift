@@ -117,7 +117,7 @@ struct PortalView {
     func label(_ field: Field) -> String { field.labels[language.code] ?? field.labels["en"] ?? field.key }
 
     func optionLabel(_ option: String, field: Field) -> String {
-        field.optionLabels?[option]?[language.code] ?? field.optionLabels?[option]?["en"] ?? option.replacingOccurrences(of: "_", with: " ")
+        field.label(ofOption: option, locale: language.code)
     }
 
     /// A value as a person reads it.
