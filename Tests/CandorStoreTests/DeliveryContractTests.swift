@@ -171,21 +171,7 @@ struct DeliveryContractTests {
     /// `FOR UPDATE SKIP LOCKED` keeps them from claiming the same delivery.
     @Test("Two nodes on PostgreSQL share the deliveries without overlap")
     func twoNodes() async throws {
-        guard let url = ProcessInfo.processInfo.environment["CANDOR_TEST_POSTGRES_URL"], !url.isEmpty else { return }
-        let name = "candor_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + name
-        await Backend.postgresSlots.acquire()
-        try await Backend.administer(url, "CREATE DATABASE \(name)")
-        do {
-            let raw = ServerSecrets.generateRaw()
-            let secrets = try ServerSecrets(masterKey: raw.master, signingKey: raw.signing)
-            let dbA = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
-            let dbB = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
-            let nodeA = try await CandorStore(database: dbA, secrets: secrets)
-            let principal = try await Harness.seed(nodeA)
-            let nodeB = try await CandorStore(database: dbB, secrets: secrets)
-            try await nodeB.reloadRegistry()
+        try await Harness.withTwoPostgresNodes { nodeA, nodeB, principal in
             _ = try await nodeA.createDestination(Self.settings, secret: Array(repeating: 1, count: 32), secretText: "whsec_x", by: principal)
             for _ in 0..<200 { _ = try await nodeA.createSubject(SubjectInput(), by: principal) }
             // Both nodes fan out at once: the advisory lock lets one do it, the other finds nothing new.
@@ -210,14 +196,6 @@ struct DeliveryContractTests {
             }
             #expect(claimed.count == 200 && Set(claimed).count == 200, "every delivery claimed exactly once across the nodes")
             #expect(try await nodeA.count("delivery_attempts") == 200)
-            try await dbA.close()
-            try await dbB.close()
-        } catch {
-            try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-            await Backend.postgresSlots.release()
-            throw error
         }
-        try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        await Backend.postgresSlots.release()
     }
 }

@@ -137,3 +137,36 @@ func candorError(_ body: () async throws -> Void, sourceLocation: SourceLocation
 /// The contract every storage backend keeps. Each test runs once per available backend on a fresh database.
 @Suite("Store contract")
 struct StoreContractTests {}
+
+extension Harness {
+    /// Two app nodes on one fresh PostgreSQL database, each with its own connections (so its own
+    /// transactions), sharing one set of secrets; node A seeded the registry, node B reloaded it. Skips
+    /// (returns without running `body`) when CANDOR_TEST_POSTGRES_URL is not set; drops the database after.
+    static func withTwoPostgresNodes(_ body: (_ nodeA: CandorStore, _ nodeB: CandorStore, _ principal: Principal) async throws -> Void) async throws {
+        guard let url = ProcessInfo.processInfo.environment["CANDOR_TEST_POSTGRES_URL"], !url.isEmpty else { return }
+        let name = "candor_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        var components = try #require(URLComponents(string: url))
+        components.path = "/" + name
+        await Backend.postgresSlots.acquire()
+        try await Backend.administer(url, "CREATE DATABASE \(name)")
+        do {
+            let raw = ServerSecrets.generateRaw()
+            let secrets = try ServerSecrets(masterKey: raw.master, signingKey: raw.signing)
+            let dbA = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
+            let dbB = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
+            let nodeA = try await CandorStore(database: dbA, secrets: secrets)
+            let principal = try await seed(nodeA)
+            let nodeB = try await CandorStore(database: dbB, secrets: secrets)
+            try await nodeB.reloadRegistry()
+            try await body(nodeA, nodeB, principal)
+            try await dbA.close()
+            try await dbB.close()
+        } catch {
+            try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            await Backend.postgresSlots.release()
+            throw error
+        }
+        try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        await Backend.postgresSlots.release()
+    }
+}

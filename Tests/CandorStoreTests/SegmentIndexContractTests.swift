@@ -142,21 +142,7 @@ extension StoreContractTests {
 struct SegmentIndexNodesTests {
     @Test("a second node sees the first node's writes within the documented staleness bound")
     func secondNodeFollows() async throws {
-        guard let url = ProcessInfo.processInfo.environment["CANDOR_TEST_POSTGRES_URL"], !url.isEmpty else { return }
-        let name = "candor_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + name
-        await Backend.postgresSlots.acquire()
-        try await Backend.administer(url, "CREATE DATABASE \(name)")
-        do {
-            let raw = ServerSecrets.generateRaw()
-            let secrets = try ServerSecrets(masterKey: raw.master, signingKey: raw.signing)
-            let dbA = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
-            let dbB = try await PostgresDatabase.connect(url: components.string!, readerCount: 1, logger: Backend.logger)
-            let nodeA = try await CandorStore(database: dbA, secrets: secrets)
-            let principal = try await Harness.seed(nodeA)
-            let nodeB = try await CandorStore(database: dbB, secrets: secrets)
-            try await nodeB.reloadRegistry()
+        try await Harness.withTwoPostgresNodes { nodeA, nodeB, principal in
             nodeB.configureActivation { $0.pollInterval = .milliseconds(100) }
             let rule = #"interests has "hiking" and consent("offers")"#
             #expect(try await nodeB.countSegment(rule: rule) == 0)
@@ -184,14 +170,6 @@ struct SegmentIndexNodesTests {
             _ = try await nodeB.setConsents(subjectId: ids[0], [ConsentInput(purpose: "offers", status: "withdrawn")], by: principal)
             try await nodeA.catchUpSegmentIndex()
             #expect(try await nodeA.countSegment(rule: rule) == 4)
-            try await dbA.close()
-            try await dbB.close()
-        } catch {
-            try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-            await Backend.postgresSlots.release()
-            throw error
         }
-        try? await Backend.administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-        await Backend.postgresSlots.release()
     }
 }
