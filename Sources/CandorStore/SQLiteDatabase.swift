@@ -61,7 +61,18 @@ public final class SQLiteDatabase: SQLDatabase {
         return error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
     }
 
-    public func close() async throws { try pool.close() }
+    /// Closes the pool. `DatabasePool.close()` blocks until every connection is back, and a connection
+    /// can be handed back by a task that needs a thread of Swift's cooperative pool to finish: blocking
+    /// those threads here (two of them on a 2-core machine, when two stores close at once) deadlocked a
+    /// test run. So the wait happens on a Dispatch thread, never on the cooperative pool.
+    public func close() async throws {
+        let pool = self.pool
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, Error>) in
+            DispatchQueue.global().async {
+                do { try pool.close(); done.resume() } catch { done.resume(throwing: error) }
+            }
+        }
+    }
 }
 
 struct GRDBConnection: SQLConnection {
