@@ -8,8 +8,7 @@ import Foundation
 /// Not thread-safe on its own; `SegmentIndexFeeder` owns it behind a lock.
 public struct SegmentIndex: Sendable {
     /// subject id → dense ordinal, and back. Ordinals are never reused (an erased person's bit is just cleared).
-    var ordinals: [String: Int] = [:]
-    var ids: [String] = []
+    var ordinals = OrdinalTable()
     /// People whose data may be used at all (active: not restricted, not erased).
     var active = Bitmap()
     var objected = Bitmap()
@@ -26,25 +25,24 @@ public struct SegmentIndex: Sendable {
     var visibleUnder: [String: Purpose] = [:]
     /// purpose → ordinal → consent expiry, for granted consents that expire (the one clock-dependent part of the gate).
     var expiring: [String: [Int: Int64]] = [:]
-    /// ordinal → consents, kept so a purpose whose definition changes can be recomputed without the database.
-    var consents: [Int: [String: ConsentRecord]] = [:]
+    /// purpose → who has granted it, and (for the few whose grant expires) when, kept so a purpose whose
+    /// definition changes can be recomputed without the database. Columns, not a record per person: a
+    /// dictionary of records per person cost a few hundred bytes each, most of the index at a million people.
+    var granted: [String: Bitmap] = [:]
+    var grantExpiry: [String: [Int: Int64]] = [:]
 
     public init() {}
 
     /// How many people the index has seen.
-    public var subjectCount: Int { ids.count }
+    public var subjectCount: Int { ordinals.count }
 
     mutating func ordinal(for id: String) -> Int {
-        if let existing = ordinals[id] { return existing }
-        let next = ids.count
-        ordinals[id] = next
-        ids.append(id)
-        return next
+        ordinals.insert(id)
     }
 
     /// Replaces everything known about one person with their current projection (nil: gone or erased).
     public mutating func apply(_ subjectId: String, _ profile: SegmentProfile?, purposes: [String: Purpose], now: Int64) {
-        guard profile != nil || ordinals[subjectId] != nil else { return }
+        guard profile != nil || ordinals.ordinal(of: subjectId) != nil else { return }
         let o = ordinal(for: subjectId)
         active.remove(o)
         objected.remove(o)
@@ -54,11 +52,15 @@ public struct SegmentIndex: Sendable {
         for key in declaredAt.keys where o < declaredAt[key]!.count { declaredAt[key]![o] = 0 }
         for key in visible.keys { visible[key]!.remove(o) }
         for key in expiring.keys { expiring[key]![o] = nil }
-        consents[o] = nil
+        for key in granted.keys { granted[key]!.remove(o) }
+        for key in grantExpiry.keys { grantExpiry[key]![o] = nil }
         guard let profile, profile.status != .erased else { return }
         if profile.status == .active { active.insert(o) }
         if profile.hasObjected { objected.insert(o) }
-        if !profile.consents.isEmpty { consents[o] = profile.consents }
+        for (purpose, consent) in profile.consents where consent.status == .granted {
+            granted[purpose, default: Bitmap()].insert(o)
+            if let expiry = consent.expiresAt { grantExpiry[purpose, default: [:]][o] = expiry }
+        }
         for (field, fact) in profile.values {
             isSet[field, default: Bitmap()].insert(o)
             switch fact.value {
@@ -73,7 +75,10 @@ public struct SegmentIndex: Sendable {
 
     /// Asks the purpose gate about one person and one purpose, and records the answer.
     mutating func gate(_ purpose: Purpose, _ o: Int, _ status: SubjectStatus, _ hasObjected: Bool, now: Int64) {
-        let consent = consents[o]?[purpose.key]
+        // Only whether a grant stands (and until when) matters to visibility; method and notice do not.
+        let consent = granted[purpose.key]?.contains(o) == true
+            ? ConsentRecord(purpose: purpose.key, status: .granted, method: .api, noticeVersion: nil, updatedAt: 0, expiresAt: grantExpiry[purpose.key]?[o])
+            : nil
         if PurposeGate.visibility(for: purpose, status: status, hasObjected: hasObjected, consent: consent, now: now) == .visible {
             visible[purpose.key, default: Bitmap()].insert(o)
             if purpose.legalBasis.requiresConsent, let expiry = consent?.expiresAt { expiring[purpose.key, default: [:]][o] = expiry }
@@ -103,7 +108,7 @@ public struct SegmentIndex: Sendable {
         for purpose in purposes.values where visibleUnder[purpose.key] != purpose {
             visible[purpose.key] = Bitmap()
             expiring[purpose.key] = [:]
-            for o in 0..<ids.count where active.contains(o) { gate(purpose, o, .active, objected.contains(o), now: now) }
+            for o in 0..<ordinals.count where active.contains(o) { gate(purpose, o, .active, objected.contains(o), now: now) }
             visibleUnder[purpose.key] = purpose
         }
     }
@@ -176,7 +181,7 @@ public struct SegmentIndex: Sendable {
     }
 
     /// The subject ids of a bitmap, in ordinal order.
-    public func subjectIds(_ bitmap: Bitmap) -> [String] { bitmap.members.map { ids[$0] } }
+    public func subjectIds(_ bitmap: Bitmap) -> [String] { bitmap.members.map { ordinals.id(at: $0) } }
 }
 
 extension SegmentOrder {
@@ -211,9 +216,9 @@ extension SegmentIndex {
         var bytes = words * 8
         for column in ordered.values { bytes += column.count * 8 }
         for column in declaredAt.values { bytes += column.count * 8 }
-        // ids: the array and the ordinal map, with string storage.
-        for id in ids { bytes += (id.utf8.count + 16) * 2 }
-        for held in consents.values { bytes += 64 + held.count * 96 }
+        bytes += ordinals.estimatedBytes
+        for map in granted.values { bytes += map.words.count * 8 }
+        for column in grantExpiry.values { bytes += column.count * 32 }
         return bytes
     }
 }
