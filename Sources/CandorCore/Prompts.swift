@@ -23,8 +23,10 @@ public struct PromptURLRule: Codable, Sendable, Hashable {
 
     /// Whether a page URL satisfies the rule. Absolute URLs are reduced to their path and query, so
     /// rules read the same on every host the embed runs on.
-    public func matches(_ url: String) -> Bool {
-        let page = Self.pathAndQuery(url)
+    public func matches(_ url: String) -> Bool { matches(page: Self.pathAndQuery(url)) }
+
+    /// Whether a page's path and query (see `pathAndQuery`) satisfies the rule.
+    public func matches(page: String) -> Bool {
         switch match {
         case .equals: return page == value
         case .prefix: return page.hasPrefix(value)
@@ -34,16 +36,35 @@ public struct PromptURLRule: Codable, Sendable, Hashable {
     }
 
     /// `https://shop.example/a/b?c#d` → `/a/b?c`; a relative URL stays as it is (without a fragment).
+    /// Works on the UTF-8 bytes (the delimiters are ASCII): it runs for every page signal.
     public static func pathAndQuery(_ url: String) -> String {
-        var text = Substring(url)
-        if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
-        if let scheme = text.range(of: "://") {
-            let rest = text[scheme.upperBound...]
-            guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
-            let tail = rest[slash...]
+        var text = Substring(url).utf8
+        if let hash = text.firstIndex(of: UInt8(ascii: "#")) { text = text[..<hash] }
+        if let scheme = firstSchemeSeparator(text) {
+            let rest = text[scheme...]
+            guard let slash = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return "/" }
+            let tail = Substring(rest[slash...])
             return tail.hasPrefix("?") ? "/" + tail : String(tail)
         }
-        return String(text)
+        return String(Substring(text))
+    }
+
+    /// The index just after a leading `scheme://`, if the URL starts with one (a `://` later on, in a
+    /// relative URL's query say, is not a scheme).
+    static func firstSchemeSeparator(_ text: Substring.UTF8View) -> Substring.UTF8View.Index? {
+        var index = text.startIndex
+        while index < text.endIndex, Self.isSchemeByte(text[index]) { index = text.index(after: index) }
+        guard index > text.startIndex else { return nil }
+        for expected in [UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "/")] {
+            guard index < text.endIndex, text[index] == expected else { return nil }
+            index = text.index(after: index)
+        }
+        return index
+    }
+
+    static func isSchemeByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
     }
 
     /// Glob matching with backtracking over the last `*` only: linear in practice, never exponential.
@@ -99,7 +120,7 @@ public struct PromptTrigger: Codable, Sendable, Hashable {
 
     /// Whether this trigger fires for what the page reported.
     public func fires(on signal: PromptSignal) -> Bool {
-        guard url?.matches(signal.url) ?? true else { return false }
+        guard url?.matches(page: signal.page) ?? true else { return false }
         switch type {
         case .pageView: return signal.isPageView
         case .event: return signal.event != nil && signal.event == event
@@ -125,8 +146,17 @@ public enum PromptFrequency: String, Codable, Sendable, CaseIterable {
 /// The wording of a prompt in one locale; without one, the field's label is the question.
 public struct PromptText: Codable, Sendable, Hashable {
     public var question: String
+    /// A short lead shown above the question (plain text, never HTML), e.g. what the shop does with
+    /// the answer. Optional.
+    public var intro: String?
 
-    public init(question: String) { self.question = question }
+    public init(question: String, intro: String? = nil) {
+        self.question = question
+        self.intro = intro
+    }
+
+    /// The longest intro accepted, in characters: a lead line or two, not a notice.
+    public static let maxIntroLength = 200
 }
 
 /// Whether a prompt is being shown.
@@ -192,11 +222,21 @@ public struct Prompt: Codable, Sendable, Hashable {
     public func question(locale: String, field: Field) -> String {
         texts?[locale]?.question ?? field.labels[locale] ?? texts?["en"]?.question ?? field.labels["en"] ?? field.key
     }
+
+    /// The intro in a locale, in the same language as `question(locale:field:)`: the locale's own, or
+    /// the English one only when the question falls back to English too (never English above Hebrew).
+    public func intro(locale: String, field: Field) -> String? {
+        if let text = texts?[locale] { return text.intro }
+        if field.labels[locale] != nil { return nil }
+        return texts?["en"]?.intro
+    }
 }
 
 /// What the page reported: where the visitor is and what just happened there.
 public struct PromptSignal: Sendable, Hashable {
-    public var url: String
+    public var url: String { didSet { page = PromptURLRule.pathAndQuery(url) } }
+    /// The path and query of `url`, which every URL rule compares with (worked out once per signal).
+    public private(set) var page: String
     public var event: String?
     public var scrollPercent: Int?
     public var dwellSeconds: Int?
@@ -207,6 +247,7 @@ public struct PromptSignal: Sendable, Hashable {
 
     public init(url: String, event: String? = nil, scrollPercent: Int? = nil, dwellSeconds: Int? = nil, exitIntent: Bool = false) {
         self.url = url
+        self.page = PromptURLRule.pathAndQuery(url)
         self.event = event
         self.scrollPercent = scrollPercent
         self.dwellSeconds = dwellSeconds
@@ -220,17 +261,24 @@ public struct PromptHistory: Sendable, Hashable, Codable {
     public var displays: Int
     public var answeredAt: Int64?
     public var lastDisplayAt: Int64?
+    /// Times the person closed the prompt without answering (each also counts as a display).
+    public var dismissals: Int
+    /// Times the person answered it.
+    public var answers: Int
 
-    public init(displays: Int = 0, answeredAt: Int64? = nil, lastDisplayAt: Int64? = nil) {
+    public init(displays: Int = 0, answeredAt: Int64? = nil, lastDisplayAt: Int64? = nil, dismissals: Int = 0, answers: Int = 0) {
         self.displays = displays
         self.answeredAt = answeredAt
         self.lastDisplayAt = lastDisplayAt
+        self.dismissals = dismissals
+        self.answers = answers
     }
 
     /// Two histories of one person (an anonymous visitor's and the identified person's) as one.
     public func merged(with other: PromptHistory) -> PromptHistory {
         PromptHistory(displays: displays + other.displays, answeredAt: [answeredAt, other.answeredAt].compactMap { $0 }.max(),
-                      lastDisplayAt: [lastDisplayAt, other.lastDisplayAt].compactMap { $0 }.max())
+                      lastDisplayAt: [lastDisplayAt, other.lastDisplayAt].compactMap { $0 }.max(),
+                      dismissals: dismissals + other.dismissals, answers: answers + other.answers)
     }
 }
 
@@ -348,8 +396,14 @@ public enum PromptTargeting {
     }
 
     /// Highest priority first; ties by id, so the order never depends on storage.
+    /// The catalog hands them over in this order already, so the usual case costs one pass, no sort.
     public static func ordered(_ prompts: [CompiledPrompt]) -> [CompiledPrompt] {
-        prompts.sorted { ($0.prompt.priority ?? 0, $1.id) > ($1.prompt.priority ?? 0, $0.id) }
+        let isOrdered = prompts.indices.dropFirst().allSatisfy { !precedes(prompts[$0], prompts[$0 - 1]) }
+        return isOrdered ? prompts : prompts.sorted(by: precedes)
+    }
+
+    static func precedes(_ a: CompiledPrompt, _ b: CompiledPrompt) -> Bool {
+        (a.prompt.priority ?? 0, b.id) > (b.prompt.priority ?? 0, a.id)
     }
 
     /// Whether the frequency rule allows one more display.
@@ -384,7 +438,7 @@ public enum PromptTargeting {
     }
 
     static func note(_ triggers: [PromptTrigger], on signal: PromptSignal, into watch: inout PromptWatch) {
-        for trigger in triggers where trigger.url?.matches(signal.url) ?? true {
+        for trigger in triggers where trigger.url?.matches(page: signal.page) ?? true {
             switch trigger.type {
             case .scroll: if let percent = trigger.percent { watch.scroll.append(percent) }
             case .dwell: if let seconds = trigger.seconds { watch.dwell.append(seconds) }
@@ -414,6 +468,14 @@ public enum PromptRules {
             if !Locales.isWellFormed(locale) { errors.append(FieldError("texts.\(locale)", "'\(locale)' is not a locale tag")) }
             let question = text.question.trimmingCharacters(in: .whitespacesAndNewlines)
             if question.isEmpty || question.count > 300 { errors.append(FieldError("texts.\(locale).question", "must be 1 to 300 characters")) }
+            if let intro = text.intro {
+                let trimmed = intro.trimmingCharacters(in: .whitespacesAndNewlines)
+                if trimmed.isEmpty || trimmed.count > PromptText.maxIntroLength {
+                    errors.append(FieldError("texts.\(locale).intro", "must be 1 to \(PromptText.maxIntroLength) characters (leave it out for no intro)"))
+                } else if intro.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    errors.append(FieldError("texts.\(locale).intro", "must be one paragraph of plain text, without line breaks or control characters"))
+                }
+            }
         }
         if input.triggers.isEmpty || input.triggers.count > 10 { errors.append(FieldError("triggers", "give 1 to 10 triggers")) }
         for (index, trigger) in input.triggers.enumerated() {
@@ -450,6 +512,7 @@ public enum PromptRules {
         if !errors.isEmpty { return .failure(.invalid(errors)) }
         var prompt = input
         prompt.name = name
+        prompt.texts = input.texts?.mapValues { PromptText(question: $0.question, intro: $0.intro?.trimmingCharacters(in: .whitespacesAndNewlines)) }
         return .success(CompiledPrompt(prompt: prompt, audience: audience))
     }
 

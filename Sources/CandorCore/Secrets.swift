@@ -75,12 +75,18 @@ public struct ServerSecrets: Sendable {
     /// The key for hashing e-mail addresses into lookup values, derived from the master key.
     public let lookupKey: SymmetricKey
 
+    /// The key for hashing external ids into lookup values (a separate derivation, so an e-mail hash and
+    /// an external-id hash of the same text never match).
+    public let externalIdLookupKey: SymmetricKey
+
     public init(masterKey: [UInt8], signingKey: [UInt8]) throws {
         guard masterKey.count == 32 else { throw CandorError(.malformed, "master key must be 32 bytes") }
         self.masterKey = SymmetricKey(data: masterKey)
         self.signingKey = try Curve25519.Signing.PrivateKey(rawRepresentation: signingKey)
         self.lookupKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: self.masterKey, info: Data("candor email lookup v1".utf8), outputByteCount: 32)
+        self.externalIdLookupKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: self.masterKey, info: Data("candor external id lookup v1".utf8), outputByteCount: 32)
     }
 
     /// Fresh random secrets (32-byte master key, Ed25519 private key), as raw bytes.
@@ -93,6 +99,13 @@ public struct ServerSecrets: Sendable {
     public func emailLookupHash(_ email: String) -> String {
         let normalized = Self.normalizeEmail(email)
         return Digest.hex(HMAC<SHA256>.authenticationCode(for: Data(normalized.utf8), using: lookupKey))
+    }
+
+    /// The keyed hash under which an external id (exactly as given) is found: the id itself is stored
+    /// only sealed under the subject's key, so erasing the key leaves nothing readable behind, not even
+    /// in PostgreSQL's write-ahead log.
+    public func externalIdLookupHash(_ externalId: String) -> String {
+        Digest.hex(HMAC<SHA256>.authenticationCode(for: Data(externalId.utf8), using: externalIdLookupKey))
     }
 
     /// Lower-cases and trims an e-mail address.

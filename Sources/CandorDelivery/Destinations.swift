@@ -39,7 +39,7 @@ public enum EventCatalog {
     public static let types: Set<String> = [
         "subject.created", "declaration.recorded", "consent.granted", "consent.withdrawn", "subject.restricted", "subject.unrestricted",
         "subject.erased", "subject.objected", "subject.objection_lifted", "subject.opted_out_of_sale",
-        "survey.completed", "incentive.issued", "rights.completed",
+        "survey.completed", "incentive.issued", "rights.completed", "gpc.received",
     ]
 
     /// Whether a subscription pattern names something that exists: `*`, a known type, or `prefix.*` of one.

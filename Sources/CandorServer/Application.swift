@@ -72,6 +72,7 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     RequestRoutes(support: support).add(to: api)
     AuditRoutes(support: support).add(to: api)
     DeliveryRoutes(support: support, validator: DestinationValidator(networkGuard: config.delivery.networkGuard)).add(to: api)
+    AutomationRoutes(support: support).add(to: api)
     store.configureActivation {
         $0.holdoutShare = config.holdoutShare
         $0.ranking = config.offerRanking
@@ -81,6 +82,7 @@ public func buildRouter(config: ServerConfig, store: CandorStore, resources: Res
     PortalRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
     CollectionRoutes(store: store, resources: resources, config: config, support: support).add(pages: router, api: api)
     CampaignRoutes.register(api: api, router: router, support: support, config: config, resources: resources)
+    ConsoleRoutes(store: store, resources: resources, config: config, support: support).add(to: router)
     return router
 }
 
@@ -93,6 +95,7 @@ public func buildApplication(config: ServerConfig, store: CandorStore, logger: L
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "candor"),
         services: ([MaintenanceService(store: store, config: config, logger: logger)] as [any Service])
             + (config.runsDeliveryWorker ? [DeliveryWorker(store: store, settings: config.delivery, logger: logger)] : [])
+            + (config.runsDeliveryWorker ? [AutomationEngine(store: store, config: config, transport: config.newsletters.makeTransport(), logger: logger)] : [])
             + (config.newsletters.runsSendJob ? [CampaignSendJob(store: store, config: config, transport: config.newsletters.makeTransport(), logger: logger)] : []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
         logger: logger)
@@ -112,13 +115,19 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
 
 /// Periodic work of a node: signed ledger checkpoints, and reloading the registry so that changes made
 /// on another node (a revoked key, a new notice) take effect here within `registryRefreshSeconds`;
-/// and the retention job every `retentionIntervalSeconds` (hourly by default).
+/// and the retention job every `retentionIntervalSeconds` (hourly by default). At start, it seals what an
+/// older version stored in clear (`CandorStore.sealClearRows`).
 struct MaintenanceService: Service {
     let store: CandorStore
     let config: ServerConfig
     let logger: Logger
 
     func run() async throws {
+        // An installation upgraded from a version that stored declared values in clear seals them now, in
+        // the background (reads understand both forms meanwhile); a no-op once done.
+        do { try await store.sealClearRows() } catch {
+            logger.error("sealing stored values failed; retried at the next start", metadata: ["error.type": "\(type(of: error))"])
+        }
         var sinceCheckpoint = 0
         var sinceRetention = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

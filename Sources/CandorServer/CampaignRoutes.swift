@@ -48,20 +48,25 @@ struct CampaignRenderer: Sendable {
         var errors = [FieldError]()
         for (locale, content) in input.content.sorted(by: { $0.key < $1.key }) {
             for (name, source) in [("text", content.text), ("html", content.html)] {
-                let field = "content.\(locale).\(name)"
-                if source.isEmpty || source.utf8.count > 100_000 { errors.append(FieldError(field, "must be 1 to 100000 bytes")); continue }
-                if source.range(of: #"\{\{\s*[>=<$%]"#, options: .regularExpression) != nil {
-                    errors.append(FieldError(field, "partials, inheritance, pragmas and delimiter changes are not allowed"))
-                    continue
-                }
-                do {
-                    _ = name == "text" ? try textTemplate(source) : try MustacheTemplate(string: source)
-                } catch {
-                    errors.append(FieldError(field, "is not a valid Mustache template: \(error)"))
-                }
+                if let problem = templateProblem(source, field: "content.\(locale).\(name)", isText: name == "text") { errors.append(problem) }
             }
         }
         return errors
+    }
+
+    /// The problem of one template source, named `field`, or nil when it is a valid, self-contained
+    /// template (automations' e-mail and alert templates are checked here too).
+    static func templateProblem(_ source: String, field: String, isText: Bool) -> FieldError? {
+        if source.isEmpty || source.utf8.count > 100_000 { return FieldError(field, "must be 1 to 100000 bytes") }
+        if source.range(of: #"\{\{\s*[>=<$%]"#, options: .regularExpression) != nil {
+            return FieldError(field, "partials, inheritance, pragmas and delimiter changes are not allowed")
+        }
+        do {
+            _ = isText ? try textTemplate(source) : try MustacheTemplate(string: source)
+        } catch {
+            return FieldError(field, "is not a valid Mustache template: \(error)")
+        }
+        return nil
     }
 
     /// The locale a person reads: their declared `language` when the campaign has it, else the default.

@@ -83,18 +83,33 @@ struct RouteSupport: Sendable {
 
     /// Reads the body (refusing one over the limit) and decodes it, naming the field a decoding error is about.
     func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> (T, Data) {
+        let data = Data(buffer: try await jsonBody(request))
+        do {
+            return (try JSONDecoder().decode(T.self, from: data), data)
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        }
+    }
+
+    /// Reads a JSON body, refusing one over the limit or of another content type (for routes that read
+    /// the body themselves before `decode(_:from:)` on the bytes).
+    func jsonBody(_ request: Request) async throws -> ByteBuffer {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
         } catch {
             throw CandorError(.tooLarge, "the body exceeds \(maxBodyBytes) bytes", errors: [FieldError("body", "must be at most \(maxBodyBytes) bytes")])
         }
-        let data = Data(buffer: buffer)
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw Problem.field(.unsupportedMediaType, .malformed, field: "Content-Type", "send application/json")
         }
+        return buffer
+    }
+
+    /// Decodes a body read by `jsonBody`, naming the field a decoding error is about.
+    func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         do {
-            return (try JSONDecoder().decode(T.self, from: data), data)
+            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw Self.describe(error)
         }

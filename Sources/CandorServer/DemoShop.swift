@@ -111,8 +111,10 @@ struct DemoShop {
         let shopPages = [PromptURLRule(match: .equals, value: "/demo/shop"), PromptURLRule(match: .glob, value: "/demo/shop?*")]
         let prompts = [
             Prompt(name: "Shoe size on the product page", field: "shoe_size",
-                   texts: ["en": PromptText(question: "What is your shoe size (EU)? We will show shoes that fit."),
-                           "he": PromptText(question: "מה מידת הנעליים שלכם (אירופית)? נראה לכם נעליים שמתאימות.")],
+                   texts: ["en": PromptText(question: "What is your shoe size (EU)? We will show shoes that fit.",
+                                            intro: "One quick question, so that we only show you shoes in your size."),
+                           "he": PromptText(question: "מה מידת הנעליים שלכם (אירופית)? נראה לכם נעליים שמתאימות.",
+                                            intro: "שאלה אחת קצרה, כדי שנראה לכם רק נעליים במידה שלכם.")],
                    triggers: [PromptTrigger(type: .pageView, url: PromptURLRule(match: .prefix, value: "/demo/shop/product"))],
                    audience: "not set(shoe_size)", frequency: .untilAnswered, delaySeconds: 3, priority: 10, status: .active),
             Prompt(name: "Interests half-way down the shop", field: "interests",

@@ -13,6 +13,8 @@ public enum DemoWorkspace {
         public var sales: String
         public var support: String
         public var publishable: String
+        /// One console operator per team, with the password printed once by `candor demo` (ConsoleDemo.swift).
+        public var operators: [DemoOperator]? = nil
     }
 
     static func notice(_ enTitle: String, _ enWhy: String, _ enBenefit: String, _ heTitle: String, _ heWhy: String, _ heBenefit: String) -> [String: NoticeText] {
@@ -117,10 +119,12 @@ public enum DemoWorkspace {
     /// The whole demo workspace: the registry and keys, plus the demo shop's prompts and onsite offers.
     /// The shop's catalog belongs to `candor demo` only: tests and benchmarks build on the bare registry
     /// of `seedRegistry` and create the catalog they assert on.
-    public static func seedDemo(_ store: CandorStore, publishableOrigins: [String]) async throws -> Keys {
-        let keys = try await seedRegistry(store, publishableOrigins: publishableOrigins)
+    public static func seedDemo(_ store: CandorStore, publishableOrigins: [String], operatorCost: UInt8 = 12) async throws -> Keys {
+        var keys = try await seedRegistry(store, publishableOrigins: publishableOrigins)
+        keys.operators = try await seedOperators(store, cost: operatorCost)
         try await DemoShop.seed(store, keys: keys)
         if let marketing = store.authenticate(keys.marketing) { try await seedSurveys(store, by: marketing) }
+        if let admin = store.authenticate(keys.admin) { try await seedAutomations(store, by: admin) }
         return keys
     }
 

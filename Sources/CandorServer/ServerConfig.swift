@@ -53,6 +53,8 @@ public struct ServerConfig: Sendable {
     public var mailer: any MailSender = ConsoleMailSender()
     /// Newsletters: SMTP, sender, DKIM and send rate (NewsletterSettings.swift).
     public var newsletters = NewsletterSettings()
+    /// The operator console: password hashing cost (Console/ConsoleSettings.swift).
+    public var console = ConsoleSettings()
 
     public init() {}
 

@@ -393,7 +393,7 @@ extension CandorStore {
         return check
     }
 
-    private func recipientCheck(_ connection: SQLConnection, subjectId: String, purpose: Purpose, interestField: String?, at: Int64) throws -> CampaignRecipientCheck {
+    func recipientCheck(_ connection: SQLConnection, subjectId: String, purpose: Purpose, interestField: String?, at: Int64) throws -> CampaignRecipientCheck {
         guard let row = try connection.queryOne("SELECT status, has_objected, email_cipher FROM subjects WHERE id = ?", .text(subjectId)) else {
             return .skip(reason: "erased")
         }
@@ -406,7 +406,7 @@ extension CandorStore {
         let email = String(decoding: try SubjectCipher.open(row.blob(2), key: try subjectKey(connection, subjectId), subjectId: subjectId), as: UTF8.self)
         var values = [String: JSONValue]()
         var interests = [String]()
-        if let interestField, let value = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId]?[interestField]?.value {
+        if let interestField, let value = try self.profileValues(connection, subjectIds: [subjectId])[subjectId]?[interestField]?.value {
             values[interestField] = value
             switch value {
             case .string(let one): interests = [one]

@@ -49,7 +49,7 @@ extension CandorStore {
             guard let row = try connection.queryOne("SELECT status, has_objected, has_opted_out_of_sale FROM subjects WHERE id = ?", .text(subjectId)),
                   row.text(0) != SubjectStatus.erased.rawValue
             else { return nil }
-            let values = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
+            let values = try self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
             let consents = try Self.consentRecords(connection, subjectId: subjectId, purpose: nil)
             return PreferenceState(values: values.mapValues(\.value), consents: Dictionary(uniqueKeysWithValues: consents.map { ($0.purpose, $0) }),
                                    hasObjected: row.int(1) != 0, hasOptedOutOfSale: row.int(2) != 0)

@@ -516,9 +516,9 @@ extension CandorStore {
             // Everything the decision needs, read in the same transaction: events, destinations with secrets, people.
             let seqMarks = Array(repeating: "?", count: rows.count).joined(separator: ", ")
             var payloads = [Int64: String?]()
-            for row in try connection.query("SELECT id, payload FROM outbox WHERE id IN (\(seqMarks))", rows.map { .int($0.int(1)) }) {
-                payloads[row.int(0)] = row.optionalText(1)
-            }
+            let events = try connection.query("SELECT id, subject_id, payload FROM outbox WHERE id IN (\(seqMarks))", rows.map { .int($0.int(1)) })
+            let opened = try self.openPayloads(connection, events.map { ($0.int(0), $0.optionalText(1), $0.optionalText(2)) })
+            for row in events { payloads[row.int(0)] = opened[row.int(0)] }
             var destinations = [String: (Destination, [[UInt8]])]()
             for id in Set(rows.map { $0.text(0) }) {
                 guard let row = try connection.queryOne("SELECT \(Self.destinationColumns), secret_cipher, previous_cipher, previous_expires_at FROM destinations WHERE id = ?", .text(id)) else { continue }

@@ -184,7 +184,13 @@ extension CandorStore {
     /// `incentive_issues` is the last line of defence against a second issue.
     func issueIncentive(_ connection: SQLConnection, subjectId: String, survey: Survey, at: Int64) throws -> (IncentiveOutcome, IssuedIncentive?) {
         guard let incentive = survey.incentive else { return (.none, nil) }
-        if let existing = try Self.issuedIncentives(connection, subjectId: subjectId, surveyId: survey.id, surveys: [survey.id: survey]).first { return (.issued, existing) }
+        return try issueIncentive(connection, subjectId: subjectId, issueKey: survey.id, incentive: incentive, surveys: [survey.id: survey], at: at)
+    }
+
+    /// Issues `incentive` to the person once per `issueKey` (a survey id, or `automation:<id>` for an
+    /// automation's action) and emits `incentive.issued` in the same transaction.
+    func issueIncentive(_ connection: SQLConnection, subjectId: String, issueKey: String, incentive: SurveyIncentive, surveys: [String: Survey], at: Int64) throws -> (IncentiveOutcome, IssuedIncentive?) {
+        if let existing = try Self.issuedIncentives(connection, subjectId: subjectId, surveyId: issueKey, surveys: surveys).first { return (.issued, existing) }
         var code: String?
         switch incentive.type {
         case .pool:
@@ -205,8 +211,13 @@ extension CandorStore {
         }
         try connection.execute(
             "INSERT INTO incentive_issues (subject_id, survey_id, type, pool_id, code, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
-            .text(subjectId), .text(survey.id), .text(incentive.type.rawValue), .text(incentive.poolId), .text(code), .int(at))
-        return (.issued, IssuedIncentive(surveyId: survey.id, type: incentive.type, code: code, text: incentive.text, url: incentive.url, issuedAt: Timestamp.rfc3339(at)))
+            .text(subjectId), .text(issueKey), .text(incentive.type.rawValue), .text(incentive.poolId), .text(code), .int(at))
+        var data: [String: JSONValue] = ["type": .string(incentive.type.rawValue)]
+        if issueKey.hasPrefix("automation:") { data["automation_id"] = .string(String(issueKey.dropFirst("automation:".count))) } else { data["survey_id"] = .string(issueKey) }
+        if let poolId = incentive.poolId { data["pool_id"] = .string(poolId) }
+        if let code { data["code"] = .string(code) }
+        try emit(connection, type: "incentive.issued", subjectId: subjectId, data: data)
+        return (.issued, IssuedIncentive(surveyId: issueKey, type: incentive.type, code: code, text: incentive.text, url: incentive.url, issuedAt: Timestamp.rfc3339(at)))
     }
 
     /// What a person was given, for one survey or all (`surveyId` nil), oldest first.

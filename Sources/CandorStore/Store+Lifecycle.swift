@@ -17,10 +17,8 @@ extension CandorStore {
                 try self.audit(connection, principal, action: kind, subjectId: subjectId, selfService: selfService)
                 try self.emit(connection, type: kind, subjectId: subjectId, data: [:])
             }
-            guard let row = try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(subjectId)) else {
-                throw CandorError(.notFound, "no subject '\(subjectId)'")
-            }
-            return Self.subject(row)
+            guard let subject = try self.subjectRow(connection, subjectId) else { throw CandorError(.notFound, "no subject '\(subjectId)'") }
+            return subject
         }
     }
 
@@ -61,9 +59,14 @@ extension CandorStore {
             try connection.execute("DELETE FROM prompt_visitors WHERE subject_id = ? OR anon_subject_id = ?", .text(subjectId), .text(subjectId))
             // Newsletters: what became of each campaign mail to the person goes (Store+Campaigns.swift).
             try connection.execute("DELETE FROM campaign_recipients WHERE subject_id = ?", .text(subjectId))
+            // Automations: the person's runs and alert log go (Store+Automations.swift).
+            try self.eraseAutomationData(connection, subjectId: subjectId)
             let at = self.now
             try connection.execute(
-                "UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
+                """
+                UPDATE subjects SET external_id = NULL, external_id_hash = NULL, external_id_cipher = NULL, email_hash = NULL, email_cipher = NULL,
+                  status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?
+                """,
                 .int(at), .int(at), .text(subjectId))
             try self.audit(connection, principal, action: auditAction, subjectId: subjectId, selfService: selfService)
             // Recipients must be told (GDPR Art. 19); the event carries the id only.

@@ -45,6 +45,21 @@ extension Migrations {
         ])
 }
 
+extension Migrations {
+    /// Dismissals and answers counted per person and prompt, for the admin's view of one person's
+    /// prompt history and the person's own export (issue 3). Rows written before count as none.
+    static let promptHistoryCountsV1 = Migration(
+        name: "prompt_history_counts_v1",
+        sqlite: [
+            "ALTER TABLE prompt_history ADD COLUMN dismissals INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE prompt_history ADD COLUMN answers INTEGER NOT NULL DEFAULT 0",
+        ],
+        postgres: [
+            "ALTER TABLE prompt_history ADD COLUMN dismissals BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE prompt_history ADD COLUMN answers BIGINT NOT NULL DEFAULT 0",
+        ])
+}
+
 /// The prompts of this node, compiled, kept in memory between changes: the page-view decision reads
 /// them on every request. Changes made here take effect at once; changes made on another node within
 /// `maxAge` (the same idea as the registry refresh).
@@ -68,8 +83,10 @@ public final class PromptCatalog: Sendable {
             guard case .success(let expr) = SegmentRule.compile(rule, fields: registry.fields, purposes: registry.purposes) else { return nil }
             return CompiledPrompt(prompt: prompt, audience: expr)
         }
-        state.withLock { $0 = (compiled, now) }
-        return compiled
+        // Kept in targeting order, so that each decision walks them without sorting.
+        let ordered = PromptTargeting.ordered(compiled)
+        state.withLock { $0 = (ordered, now) }
+        return ordered
     }
 }
 
@@ -131,6 +148,45 @@ public struct PromptDecision: Sendable {
     public var offer: PromptOffer?
     public var watch: PromptWatch
     public var silence: PromptSilence?
+}
+
+/// One person's history with one prompt, as an administrator and the person's own export see it.
+public struct PromptHistoryItem: Codable, Sendable, Hashable {
+    public var promptId: String
+    /// The prompt's name, as the admin API knows it.
+    public var name: String
+    /// The field the prompt asks for.
+    public var field: String
+    /// Times shown, dismissals included.
+    public var displays: Int
+    /// Times closed without an answer.
+    public var dismissals: Int
+    /// Times answered.
+    public var answers: Int
+    public var lastShownAt: String?
+    public var lastAnsweredAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, field, displays, dismissals, answers
+        case promptId = "prompt_id"
+        case lastShownAt = "last_shown_at"
+        case lastAnsweredAt = "last_answered_at"
+    }
+}
+
+/// Everything prompts know about one person: their history per prompt and "don't ask me again".
+public struct PersonPromptHistory: Codable, Sendable, Hashable {
+    public var subjectId: String
+    /// "Don't ask me again": the person's own preference, honoured for every prompt.
+    public var dontAsk: Bool
+    /// Most recently shown first.
+    public var prompts: [PromptHistoryItem]
+
+    enum CodingKeys: String, CodingKey {
+        case prompts
+        case subjectId = "subject_id"
+        case dontAsk = "dont_ask"
+    }
 }
 
 /// A browser visitor and the person behind it, if known.
@@ -250,7 +306,10 @@ extension CandorStore {
 
     /// Whether text has the shape of a visitor id this server issues (guards lookups against junk).
     public static func isVisitorId(_ text: String) -> Bool {
-        text.count == 36 && text.hasPrefix("vis_") && text.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        // On the UTF-8 bytes: this runs on every embed request, and Character properties are slow.
+        let bytes = text.utf8
+        return bytes.count == 36 && text.hasPrefix("vis_")
+            && bytes.dropFirst(4).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
     }
 
     /// A visitor issued for this key; not found for an unknown one (or one of another key).
@@ -312,7 +371,7 @@ extension CandorStore {
                 person.history[history.text(0)] = PromptHistory(displays: Int(history.int(1)), answeredAt: history.optionalInt(2), lastDisplayAt: history.optionalInt(3))
             }
             guard let profileSubject = subjectId ?? row.optionalText(1) else { return PromptVisitorState(person: person, profile: Self.emptyProfile) }
-            let profile = try Self.readProfiles(connection, where: "= ?", [.text(profileSubject)])[profileSubject] ?? Self.emptyProfile
+            let profile = try self.readProfiles(connection, where: "= ?", [.text(profileSubject)])[profileSubject] ?? Self.emptyProfile
             return PromptVisitorState(person: person, profile: profile)
         }
     }
@@ -332,9 +391,9 @@ extension CandorStore {
         _ = try await committer(for: visitor.subjectId).submit { connection in
             let recent = try connection.queryOne("SELECT last_display_at FROM prompt_history WHERE person = ? AND prompt_id = ?", .text(visitor.person), .text(promptId))?
                 .optionalInt(0).map { at - $0 < 10 * 60 * 1000 } ?? false
-            if !(dismissal && recent) {
-                try Self.addHistory(connection, person: visitor.person, promptId: promptId, PromptHistory(displays: 1, lastDisplayAt: at))
-            }
+            let shown = dismissal && recent ? 0 : 1
+            try Self.addHistory(connection, person: visitor.person, promptId: promptId,
+                                PromptHistory(displays: shown, lastDisplayAt: shown == 1 ? at : nil, dismissals: dismissal ? 1 : 0))
             try Self.touchPerson(connection, visitor, lastDisplayAt: at, dontAsk: nil)
         }
     }
@@ -362,22 +421,78 @@ extension CandorStore {
 
     /// A person's history with every prompt (tests and the admin's view of one person).
     public func promptHistory(person: String) async throws -> [String: PromptHistory] {
-        try await database.read { connection in
-            try connection.query("SELECT prompt_id, displays, answered_at, last_display_at FROM prompt_history WHERE person = ?", .text(person)).reduce(into: [:]) {
-                $0[$1.text(0)] = PromptHistory(displays: Int($1.int(1)), answeredAt: $1.optionalInt(2), lastDisplayAt: $1.optionalInt(3))
+        try await database.read { try Self.histories($0, persons: [person]) }
+    }
+
+    /// One person's prompt history for a team using `purpose`: only prompts that ask for a field
+    /// serving that purpose (the same rule as every read of personal data). Not found for an unknown
+    /// subject, gone for an erased one; audited as `prompt_history.read`.
+    public func personPromptHistory(subjectId: String, purpose: String, by principal: Principal) async throws -> PersonPromptHistory {
+        let registry = self.registry
+        guard registry.purposes[purpose] != nil else { throw CandorError.invalid("Candor-Purpose", "unknown purpose '\(purpose)'") }
+        var history = try await database.read { connection -> PersonPromptHistory in
+            guard let status = try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId))?.text(0) else {
+                throw CandorError(.notFound, "no subject '\(subjectId)'")
             }
+            if status == SubjectStatus.erased.rawValue { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
+            return try self.personPromptHistory(connection, subjectId: subjectId)
         }
+        history.prompts = history.prompts.filter { registry.fields[$0.field]?.purposes.contains(purpose) == true }
+        try await auditOnly(principal, action: "prompt_history.read", purpose: purpose, subjectId: subjectId,
+                            fields: Array(Set(history.prompts.map(\.field))).sorted())
+        return history
+    }
+
+    /// Inside a read: a person's prompt history, including what they did as an anonymous visitor whose
+    /// answers this (pseudonymous) subject holds.
+    func personPromptHistory(_ connection: SQLConnection, subjectId: String) throws -> PersonPromptHistory {
+        let visitors = try connection.query("SELECT id, dont_ask FROM prompt_visitors WHERE anon_subject_id = ?", [.text(subjectId)])
+        let ownDontAsk = try connection.queryOne("SELECT dont_ask FROM prompt_people WHERE subject_id = ?", .text(subjectId))?.int(0) ?? 0
+        let histories = try Self.histories(connection, persons: [subjectId] + visitors.map { $0.text(0) })
+        var prompts = [String: Prompt]()
+        for row in try connection.query("SELECT id, body FROM prompts", []) {
+            prompts[row.text(0)] = try CandorJSON.decode(Prompt.self, from: row.text(1))
+        }
+        let items = histories.map { id, history in
+            PromptHistoryItem(promptId: id, name: prompts[id]?.name ?? id, field: prompts[id]?.field ?? "", displays: history.displays,
+                              dismissals: history.dismissals, answers: history.answers, lastShownAt: history.lastDisplayAt.map(Timestamp.rfc3339),
+                              lastAnsweredAt: history.answeredAt.map(Timestamp.rfc3339))
+        }
+        return PersonPromptHistory(
+            subjectId: subjectId, dontAsk: ownDontAsk != 0 || visitors.contains { $0.int(1) != 0 },
+            prompts: items.sorted { ($0.lastShownAt ?? "", $1.promptId) > ($1.lastShownAt ?? "", $0.promptId) })
+    }
+
+    /// The columns `history(_:)` reads, in its order.
+    static let historyColumns = "prompt_id, displays, answered_at, last_display_at, dismissals, answers"
+
+    static func history(_ row: SQLRow) -> PromptHistory {
+        PromptHistory(displays: Int(row.int(1)), answeredAt: row.optionalInt(2), lastDisplayAt: row.optionalInt(3),
+                      dismissals: Int(row.int(4)), answers: Int(row.int(5)))
+    }
+
+    /// The histories kept under any of `persons` (subject or visitor ids), merged per prompt.
+    static func histories(_ connection: SQLConnection, persons: [String]) throws -> [String: PromptHistory] {
+        guard !persons.isEmpty else { return [:] }
+        let marks = persons.map { _ in "?" }.joined(separator: ", ")
+        var merged = [String: PromptHistory]()
+        for row in try connection.query("SELECT \(historyColumns) FROM prompt_history WHERE person IN (\(marks))", persons.map(SQLValue.text)) {
+            merged[row.text(0)] = (merged[row.text(0)] ?? PromptHistory()).merged(with: history(row))
+        }
+        return merged
     }
 
     static func addHistory(_ connection: SQLConnection, person: String, promptId: String, _ add: PromptHistory) throws {
         try connection.execute(
             """
-            INSERT INTO prompt_history (person, prompt_id, displays, answered_at, last_display_at) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO prompt_history (person, prompt_id, displays, answered_at, last_display_at, dismissals, answers) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (person, prompt_id) DO UPDATE SET displays = prompt_history.displays + excluded.displays,
               answered_at = COALESCE(excluded.answered_at, prompt_history.answered_at),
-              last_display_at = COALESCE(excluded.last_display_at, prompt_history.last_display_at)
+              last_display_at = COALESCE(excluded.last_display_at, prompt_history.last_display_at),
+              dismissals = prompt_history.dismissals + excluded.dismissals, answers = prompt_history.answers + excluded.answers
             """,
-            .text(person), .text(promptId), .int(Int64(add.displays)), .int(add.answeredAt), .int(add.lastDisplayAt))
+            .text(person), .text(promptId), .int(Int64(add.displays)), .int(add.answeredAt), .int(add.lastDisplayAt),
+            .int(Int64(add.dismissals)), .int(Int64(add.answers)))
     }
 
     /// Moves the person's cooldown clock and/or sets "don't ask me again", on the subject or the visitor.
@@ -427,7 +542,7 @@ extension CandorStore {
         guard case .fresh(let receipt) = try await declare(subjectId: subjectId!, input, by: principal) else { throw CandorStoreError.corrupt("an answer was replayed") }
         let at = now
         _ = try await committer(for: visitor.subjectId).submit { connection in
-            try Self.addHistory(connection, person: visitor.person, promptId: promptId, PromptHistory(displays: 0, answeredAt: at, lastDisplayAt: nil))
+            try Self.addHistory(connection, person: visitor.person, promptId: promptId, PromptHistory(displays: 0, answeredAt: at, lastDisplayAt: nil, answers: 1))
             // An answer without a reported display still means it was shown.
             try connection.execute("UPDATE prompt_history SET displays = 1, last_display_at = ? WHERE person = ? AND prompt_id = ? AND displays = 0",
                                    .int(at), .text(visitor.person), .text(promptId))
@@ -453,10 +568,7 @@ extension CandorStore {
         let wasAnonymous = visitor.subjectId == nil
         _ = try await committer(for: subjectId).submit { connection in
             if wasAnonymous {
-                var merged = [String: PromptHistory]()
-                for row in try connection.query("SELECT prompt_id, displays, answered_at, last_display_at FROM prompt_history WHERE person IN (?, ?)", .text(visitor.id), .text(subjectId)) {
-                    merged[row.text(0)] = (merged[row.text(0)] ?? PromptHistory()).merged(with: PromptHistory(displays: Int(row.int(1)), answeredAt: row.optionalInt(2), lastDisplayAt: row.optionalInt(3)))
-                }
+                let merged = try Self.histories(connection, persons: [visitor.id, subjectId])
                 try connection.execute("DELETE FROM prompt_history WHERE person IN (?, ?)", .text(visitor.id), .text(subjectId))
                 for (promptId, history) in merged {
                     try Self.addHistory(connection, person: subjectId, promptId: promptId, history)
@@ -480,7 +592,7 @@ extension CandorStore {
     /// The subject with an external id, created when there is none (a concurrent creation is found again).
     func subjectForExternalId(_ externalId: String, by principal: Principal) async throws -> String {
         func find() async throws -> String? {
-            try await database.read { try $0.queryOne("SELECT id FROM subjects WHERE external_id = ?", .text(externalId))?.text(0) }
+            try await database.read { try self.subjectIdForExternalId($0, externalId) }
         }
         if let id = try await find() { return id }
         do {
@@ -497,7 +609,7 @@ extension CandorStore {
     /// not carried over: the person never saw the current wording.
     func carryOver(from source: String, to target: String, by principal: Principal) async throws {
         let (theirs, mine) = try await database.read { connection in
-            let values = try Self.profileValues(connection, subjectIds: [source, target])
+            let values = try self.profileValues(connection, subjectIds: [source, target])
             return (values[source] ?? [:], values[target] ?? [:])
         }
         let registry = self.registry

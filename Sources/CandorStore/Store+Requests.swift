@@ -135,7 +135,7 @@ extension CandorStore {
             // Only the subject id is kept (never the identifier given), so erasing the person leaves the log intact.
             var subjectId: String?
             if let externalId = input.externalId {
-                subjectId = try connection.queryOne("SELECT id FROM subjects WHERE external_id = ?", .text(externalId))?.text(0)
+                subjectId = try self.subjectIdForExternalId(connection, externalId)
             }
             if subjectId == nil, let emailHash {
                 subjectId = try connection.queryOne("SELECT id FROM subjects WHERE email_hash = ?", .text(emailHash))?.text(0)
@@ -235,6 +235,12 @@ extension CandorStore {
             guard current.status == .verified else { throw CandorError(.conflict, "request '\(id)' is already completed", errors: [FieldError("status", "is \(current.status.rawValue)")]) }
             try connection.execute("UPDATE rights_requests SET status = 'completed', completed_at = ?, outcome = ?, updated_at = ? WHERE id = ?",
                                    .int(now), .text(final), .int(now), .text(id))
+            // Automations may follow up (a confirmation, say); an erased person's event is never acted on.
+            if let subjectId = current.subjectId, final != "already_erased" {
+                try self.emit(connection, type: "rights.completed", subjectId: subjectId, data: [
+                    "request_id": .string(id), "request_type": .string(current.type.rawValue), "outcome": .string(final),
+                ])
+            }
         }
         guard case .fresh(let completed) = outcomeRequest else { throw CandorStoreError.corrupt("request completion replayed") }
         return RightsRequestCompletion(request: completed, export: export)

@@ -68,7 +68,7 @@ extension CandorStore {
             let ids = try await database.read { connection in
                 try connection.query(
                     """
-                    SELECT s.id FROM subjects s WHERE s.status <> 'erased' AND s.external_id IS NULL AND s.email_hash IS NULL AND s.updated_at < ?
+                    SELECT s.id FROM subjects s WHERE s.status <> 'erased' AND s.external_id IS NULL AND s.external_id_hash IS NULL AND s.email_hash IS NULL AND s.updated_at < ?
                       AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.subject_id = s.id AND e.created_at >= ?)
                     ORDER BY s.id LIMIT ?
                     """, [.int(inactiveSince), .int(inactiveSince), .int(Int64(Self.retentionBatch))]

@@ -88,9 +88,11 @@ public struct SubjectExport: Codable, Sendable {
     public var surveys: [SurveyParticipation]?
     /// Incentive codes and content given to the person for completing surveys.
     public var incentives: [IssuedIncentive]?
+    /// The in-page prompts the person was shown, dismissed or answered, and "don't ask me again".
+    public var prompts: PersonPromptHistory?
 
     enum CodingKeys: String, CodingKey {
-        case subject, values, consents, history, flags, surveys, incentives
+        case subject, values, consents, history, flags, surveys, incentives, prompts
         case sharedWith = "shared_with"
         case generatedAt = "generated_at"
     }
@@ -98,7 +100,8 @@ public struct SubjectExport: Codable, Sendable {
 
 extension CandorStore {
     /// The audit actions that hand a person's data to someone: they make up `shared_with`.
-    static let disclosureActions = ["profile.read", "profile.list", "history.read", "consent.read", "subject.export"]
+    /// (`automation.email` and `automation.alert`: messages automations sent, with the fields they used.)
+    static let disclosureActions = ["profile.read", "profile.list", "history.read", "consent.read", "subject.export", "prompt_history.read", "automation.email", "automation.alert"]
 
     /// Everything held about a person, decrypted. Audited as an export before it is handed out.
     /// A nil principal is the person themselves through the portal.
@@ -106,12 +109,12 @@ extension CandorStore {
         let now = self.now
         let export = try await database.read { connection -> SubjectExport in
             guard let row = try connection.queryOne(
-                "SELECT \(Self.subjectColumns), email_cipher FROM subjects WHERE id = ?", .text(subjectId))
+                "SELECT \(Self.subjectColumns), s.email_cipher FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = ?", .text(subjectId))
             else { throw CandorError(.notFound, "no subject '\(subjectId)'") }
-            let subject = Self.subject(row)
+            let subject = try self.subject(row)
             if subject.status == .erased { throw CandorError(.gone, "subject '\(subjectId)' was erased") }
             let key = try self.subjectKey(connection, subjectId)
-            let email = row.isNull(9) ? nil : String(decoding: try SubjectCipher.open(row.blob(9), key: key, subjectId: subjectId), as: UTF8.self)
+            let email = row.isNull(11) ? nil : String(decoding: try SubjectCipher.open(row.blob(11), key: key, subjectId: subjectId), as: UTF8.self)
             var history = [SubjectExport.Event]()
             for entry in try self.ledgerEntries(connection, subjectId: subjectId) {
                 let record = try CandorJSON.decode(LedgerRecord.self, from: SubjectCipher.open(entry.payload, key: key, subjectId: subjectId))
@@ -132,11 +135,12 @@ extension CandorStore {
             return SubjectExport(
                 subject: .init(id: subject.id, externalId: subject.externalId, email: email, status: subject.status,
                                createdAt: subject.createdAt, updatedAt: subject.updatedAt),
-                values: try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:],
+                values: try self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:],
                 consents: try Self.consentRecords(connection, subjectId: subjectId, purpose: nil).map { ConsentView($0, now: now) },
                 history: history, sharedWith: disclosures,
                 flags: .init(restricted: subject.status == .restricted, objectedToDirectMarketing: subject.hasObjected, optedOutOfSale: subject.hasOptedOutOfSale),
-                generatedAt: Timestamp.rfc3339(now), surveys: taken.surveys, incentives: taken.incentives)
+                generatedAt: Timestamp.rfc3339(now), surveys: taken.surveys, incentives: taken.incentives,
+                prompts: try self.personPromptHistory(connection, subjectId: subjectId))
         }
         // Durably audited before the data leaves, like every read of personal data.
         _ = try await committer(for: subjectId).submit { connection in
@@ -184,9 +188,9 @@ extension CandorStore {
                                           record: LedgerRecord(actor: Self.ledgerActor(principal, selfService: principal == nil), consents: changes, method: ConsentMethod.objection.rawValue))
                 try self.audit(connection, principal, action: "subject.objected", subjectId: subjectId, selfService: principal == nil)
                 // Recipients must be told (GDPR Art. 19).
-                try self.emit(connection, type: "subject.objected", subjectId: subjectId, data: ["purposes": .array(marketing.map(JSONValue.string))])
+                try self.emit(connection, type: "subject.objected", subjectId: subjectId, data: ["purposes": .array(marketing.map(JSONValue.string))], key: subject.key)
                 for purpose in marketing where granted.contains(purpose) {
-                    try self.emit(connection, type: "consent.withdrawn", subjectId: subjectId, data: ["purpose": .string(purpose), "method": .string("objection")])
+                    try self.emit(connection, type: "consent.withdrawn", subjectId: subjectId, data: ["purpose": .string(purpose), "method": .string("objection")], key: subject.key)
                 }
             }
             return try self.currentSubject(connection, subjectId)
@@ -222,6 +226,8 @@ extension CandorStore {
                                           record: LedgerRecord(actor: Self.ledgerActor(principal, selfService: principal == nil), method: method.rawValue))
                 try self.audit(connection, principal, action: "subject.opted_out_of_sale", subjectId: subjectId, selfService: principal == nil)
                 try self.emit(connection, type: "subject.opted_out_of_sale", subjectId: subjectId, data: ["method": .string(method.rawValue)])
+                // The first Global Privacy Control signal recorded for the person (automations start on it).
+                if method == .gpc { try self.emit(connection, type: "gpc.received", subjectId: subjectId, data: [:]) }
             }
             return try self.currentSubject(connection, subjectId)
         }
@@ -229,9 +235,7 @@ extension CandorStore {
 
     /// Inside a transaction: the subject as stored now.
     func currentSubject(_ connection: SQLConnection, _ subjectId: String) throws -> Subject {
-        guard let row = try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(subjectId)) else {
-            throw CandorError(.notFound, "no subject '\(subjectId)'")
-        }
-        return Self.subject(row)
+        guard let subject = try subjectRow(connection, subjectId) else { throw CandorError(.notFound, "no subject '\(subjectId)'") }
+        return subject
     }
 }

@@ -13,8 +13,8 @@ extension CandorStore {
         let id = Identifier.make("sub")
         let emailHash = input.email.map(secrets.emailLookupHash)
         return try await write(principal, idempotency: idempotency, status: 201, subjectId: id) { connection -> Subject in
-            if let externalId = input.externalId, let row = try connection.queryOne("SELECT id FROM subjects WHERE external_id = ?", .text(externalId)) {
-                throw CandorError(.conflict, "subject \(row.text(0)) already has this external_id", errors: [FieldError("external_id", "already belongs to a subject")])
+            if let externalId = input.externalId, let existing = try self.subjectIdForExternalId(connection, externalId) {
+                throw CandorError(.conflict, "subject \(existing) already has this external_id", errors: [FieldError("external_id", "already belongs to a subject")])
             }
             if let emailHash, let row = try connection.queryOne("SELECT id FROM subjects WHERE email_hash = ?", .text(emailHash)) {
                 throw CandorError(.conflict, "subject \(row.text(0)) already has this email", errors: [FieldError("email", "already belongs to a subject")])
@@ -22,14 +22,19 @@ extension CandorStore {
             let at = self.now
             let (key, wrapped) = try self.secrets.makeSubjectKey(subjectId: id)
             let emailCipher = try input.email.map { try SubjectCipher.seal(Data(ServerSecrets.normalizeEmail($0).utf8), key: key, subjectId: id) }
+            let externalIdCipher = try input.externalId.map { try SubjectCipher.seal(Data($0.utf8), key: key, subjectId: id) }
             try connection.execute(
-                "INSERT INTO subjects (id, external_id, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                .text(id), .text(input.externalId), .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(at), .int(at))
+                """
+                INSERT INTO subjects (id, external_id_hash, external_id_cipher, email_hash, email_cipher, status, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'active', ?, ?)
+                """,
+                .text(id), .text(input.externalId.map(self.secrets.externalIdLookupHash)), externalIdCipher.map(SQLValue.blob) ?? .null,
+                .text(emailHash), emailCipher.map(SQLValue.blob) ?? .null, .int(at), .int(at))
             try connection.execute("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?, ?)", .text(id), .blob(wrapped))
             _ = try self.appendLedger(connection, subjectId: id, key: key, head: nil, kind: "subject.created",
                                       record: LedgerRecord(actor: principal?.key.id ?? "system", externalId: input.externalId, email: input.email.map(ServerSecrets.normalizeEmail)))
             try self.audit(connection, principal, action: "subject.create", subjectId: id)
-            try self.emit(connection, type: "subject.created", subjectId: id, data: [:])
+            try self.emit(connection, type: "subject.created", subjectId: id, data: [:], key: key)
             return Subject(id: id, externalId: input.externalId, hasEmail: input.email != nil, status: .active,
                            createdAt: Timestamp.rfc3339(at), updatedAt: Timestamp.rfc3339(at))
         }
@@ -37,12 +42,13 @@ extension CandorStore {
 
     /// Finds a subject by external id or e-mail address; nil when there is none (or it was erased).
     public func findSubject(externalId: String?, email: String?, by principal: Principal) async throws -> Subject? {
-        let (column, value): (String, String)
-        if let externalId { (column, value) = ("external_id", externalId) } else if let email {
-            (column, value) = ("email_hash", secrets.emailLookupHash(email))
-        } else { throw CandorError.invalid("external_id", "give external_id or email") }
-        let found = try await database.read { connection in
-            try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE \(column) = ?", .text(value)).map(Self.subject)
+        guard externalId != nil || email != nil else { throw CandorError.invalid("external_id", "give external_id or email") }
+        let found = try await database.read { connection -> Subject? in
+            let id: String?
+            if let externalId { id = try self.subjectIdForExternalId(connection, externalId) } else {
+                id = try connection.queryOne("SELECT id FROM subjects WHERE email_hash = ?", .text(self.secrets.emailLookupHash(email!)))?.text(0)
+            }
+            return try id.flatMap { try self.subjectRow(connection, $0) }
         }
         try await auditOnly(principal, action: "subject.lookup", subjectId: found?.id)
         return found
@@ -50,19 +56,31 @@ extension CandorStore {
 
     /// A subject by id; throws not found for an unknown id and gone for an erased one.
     public func subject(_ id: String) async throws -> Subject {
-        let found = try await database.read { connection in
-            try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects WHERE id = ?", .text(id)).map(Self.subject)
-        }
+        let found = try await database.read { try self.subjectRow($0, id) }
         guard let found else { throw CandorError(.notFound, "no subject '\(id)'") }
         if found.status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
         return found
     }
 
-    static let subjectColumns = "id, external_id, email_hash, status, created_at, updated_at, erased_at, has_objected, has_opted_out_of_sale"
+    /// The columns `subject(_:)` reads, from `subjects s` joined with `subject_keys k`.
+    static let subjectColumns = """
+        s.id, s.external_id, s.email_hash, s.status, s.created_at, s.updated_at, s.erased_at, s.has_objected, s.has_opted_out_of_sale, \
+        s.external_id_cipher, k.wrapped_key
+        """
 
-    static func subject(_ row: SQLRow) -> Subject {
-        Subject(
-            id: row.text(0), externalId: row.optionalText(1), hasEmail: !row.isNull(2), status: SubjectStatus(rawValue: row.text(3)) ?? .active,
+    /// A subject by id with its external id opened, or nil.
+    func subjectRow(_ connection: SQLConnection, _ id: String) throws -> Subject? {
+        try connection.queryOne("SELECT \(Self.subjectColumns) FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = ?", .text(id))
+            .map(subject)
+    }
+
+    /// A subject from a row of `subjectColumns` (the external id opened with the subject's key).
+    func subject(_ row: SQLRow) throws -> Subject {
+        let id = row.text(0)
+        let key = row.isNull(10) ? nil : try secrets.unwrapSubjectKey(row.blob(10), subjectId: id)
+        return Subject(
+            id: id, externalId: try externalId(clear: row.optionalText(1), cipher: row.isNull(9) ? nil : row.blob(9), key: key, subjectId: id),
+            hasEmail: !row.isNull(2), status: SubjectStatus(rawValue: row.text(3)) ?? .active,
             createdAt: Timestamp.rfc3339(row.int(4)), updatedAt: Timestamp.rfc3339(row.int(5)), erasedAt: row.optionalInt(6).map(Timestamp.rfc3339),
             hasObjected: row.int(7) != 0, hasOptedOutOfSale: row.int(8) != 0)
     }
@@ -129,13 +147,13 @@ extension CandorStore {
             } else {
                 try connection.execute(
                     """
-                    INSERT INTO profile_values (subject_id, field, value, declared_at, declaration_id, source, collection_point, notices)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, declared_at = excluded.declared_at,
+                    INSERT INTO profile_values (subject_id, field, value, sealed, declared_at, declaration_id, source, collection_point, notices)
+                    VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (subject_id, field) DO UPDATE SET value = excluded.value, sealed = excluded.sealed, declared_at = excluded.declared_at,
                       declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
                       notices = excluded.notices
                     """,
-                    .text(subjectId), .text(value.field), .text(value.value.jsonText), .int(at), .text(declarationId),
+                    .text(subjectId), .text(value.field), .blob(try Self.sealValue(value.value.jsonText, key: subject.key, subjectId: subjectId)), .int(at), .text(declarationId),
                     .text(source), .text(input.collectionPoint), .text(JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText))
             }
         }
@@ -147,7 +165,7 @@ extension CandorStore {
         try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
             "declaration_id": .string(declarationId),
             "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
-        ])
+        ], key: subject.key)
         return DeclarationReceipt(
             declarationId: declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), source: source,
             collectionPoint: input.collectionPoint, values: values, ledger: ledger)
@@ -182,7 +200,7 @@ extension CandorStore {
             for change in changes {
                 try self.emit(connection, type: change.status == .granted ? "consent.granted" : "consent.withdrawn", subjectId: subjectId, data: [
                     "purpose": .string(change.purpose), "method": .string(change.method.rawValue),
-                ])
+                ], key: subject.key)
             }
             return ConsentReceipt(subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), consents: views, ledger: ledger)
         }
@@ -208,7 +226,7 @@ extension CandorStore {
             if case .withheld(let reason) = PurposeGate.visibility(for: purpose, status: status, hasObjected: hasObjected, consent: consent, now: now) {
                 return ProfileView(subjectId: subjectId, purpose: purposeKey, isVisible: false, withheldReason: reason, values: [:])
             }
-            let values = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
+            let values = try self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
             return ProfileView(subjectId: subjectId, purpose: purposeKey, isVisible: true, withheldReason: nil, values: values.filter { allowed.contains($0.key) })
         }
         try await auditOnly(principal, action: "profile.read", purpose: purposeKey, subjectId: subjectId,
@@ -239,7 +257,7 @@ extension CandorStore {
                 rows = try connection.query("SELECT s.id FROM subjects s WHERE s.status = 'active'\(objection) AND s.id > ? ORDER BY s.id LIMIT ?", [.text(after), .int(Int64(limit + 1))])
             }
             let ids = rows.prefix(limit).map { $0.text(0) }
-            let values = try Self.profileValues(connection, subjectIds: ids)
+            let values = try self.profileValues(connection, subjectIds: ids)
             let views = ids.map { id in
                 ProfileView(subjectId: id, purpose: purposeKey, isVisible: true, withheldReason: nil, values: (values[id] ?? [:]).filter { allowed.contains($0.key) })
             }
@@ -329,16 +347,23 @@ extension CandorStore {
         }
     }
 
-    static func profileValues(_ connection: SQLConnection, subjectIds: [String]) throws -> [String: [String: ProfileValue]] {
+    func profileValues(_ connection: SQLConnection, subjectIds: [String]) throws -> [String: [String: ProfileValue]] {
         guard !subjectIds.isEmpty else { return [:] }
         let marks = Array(repeating: "?", count: subjectIds.count).joined(separator: ", ")
         var out = [String: [String: ProfileValue]]()
+        var keys = [String: SymmetricKey]()
         for row in try connection.query(
-            "SELECT subject_id, field, value, declared_at, declaration_id, source, collection_point, notices FROM profile_values WHERE subject_id IN (\(marks))",
+            """
+            SELECT p.subject_id, p.field, p.value, p.declared_at, p.declaration_id, p.source, p.collection_point, p.notices, p.sealed, k.wrapped_key
+            FROM profile_values p LEFT JOIN subject_keys k ON k.subject_id = p.subject_id WHERE p.subject_id IN (\(marks))
+            """,
             subjectIds.map(SQLValue.text))
         {
-            out[row.text(0), default: [:]][row.text(1)] = ProfileValue(
-                value: try CandorJSON.decode(JSONValue.self, from: row.text(2)), declaredAt: Timestamp.rfc3339(row.int(3)),
+            let subjectId = row.text(0)
+            if keys[subjectId] == nil, !row.isNull(9) { keys[subjectId] = try secrets.unwrapSubjectKey(row.blob(9), subjectId: subjectId) }
+            let json = try Self.openValue(clear: row.text(2), sealed: row.isNull(8) ? nil : row.blob(8), key: keys[subjectId], subjectId: subjectId)
+            out[subjectId, default: [:]][row.text(1)] = ProfileValue(
+                value: try CandorJSON.decode(JSONValue.self, from: json), declaredAt: Timestamp.rfc3339(row.int(3)),
                 declarationId: row.text(4), source: row.text(5), collectionPoint: row.optionalText(6),
                 notices: try CandorJSON.decode([String: Int].self, from: row.text(7)))
         }

@@ -311,7 +311,7 @@ extension CandorStore {
             "SELECT state, answered, score, incentive_status FROM survey_progress WHERE subject_id = ? AND survey_id = ?\(locking ? database.dialect.forUpdate : "")",
             .text(subjectId), .text(survey.id))
         let answeredIds = try row.map { try CandorJSON.decode([String].self, from: $0.text(1)) } ?? []
-        let profile = try Self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
+        let profile = try self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
         var responses = [String: JSONValue]()
         for response in try connection.query("SELECT question_id, answer FROM survey_responses WHERE subject_id = ? AND survey_id = ?", .text(subjectId), .text(survey.id)) {
             responses[response.text(0)] = try CandorJSON.decode(JSONValue.self, from: response.text(1))

@@ -154,7 +154,7 @@ public final class CandorStore: Sendable {
         storedAs: ((R) -> R)? = nil, _ command: @escaping (SQLConnection) throws -> R
     ) async throws -> WriteOutcome<R> {
         let outcome = try await committer(for: subjectId).submit { connection -> WriteOutcome<R> in
-            if let idempotency, let principal, let stored = try Self.storedAnswer(connection, principal, idempotency) {
+            if let idempotency, let principal, let stored = try self.storedAnswer(connection, principal, idempotency) {
                 return .replayed(status: stored.status, body: stored.body)
             }
             let result = try command(connection)
@@ -162,7 +162,9 @@ public final class CandorStore: Sendable {
                 try connection.execute(
                     "INSERT INTO idempotency (key_id, idem_key, request_hash, status, body, subject_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     .text(principal.key.id), .text(idempotency.key), .text(idempotency.requestHash), .int(Int64(status)),
-                    .blob(Array(try CandorJSON.encode(storedAs?(result) ?? result))), .text(subjectId), .int(self.now))
+                    .blob(try Self.sealBody(Array(try CandorJSON.encode(storedAs?(result) ?? result)),
+                                            key: try subjectId.flatMap { try self.optionalSubjectKey(connection, $0) }, subjectId: subjectId)),
+                    .text(subjectId), .int(self.now))
             }
             return .fresh(result)
         }
@@ -176,19 +178,19 @@ public final class CandorStore: Sendable {
     /// (a new notice version, say). The transaction checks again, for retries that race.
     func replay<R: Sendable>(_ principal: Principal?, _ idempotency: IdempotencyRequest?) async throws -> WriteOutcome<R>? {
         guard let idempotency, let principal else { return nil }
-        let stored = try await database.read { try Self.storedAnswer($0, principal, idempotency) }
+        let stored = try await database.read { try self.storedAnswer($0, principal, idempotency) }
         return stored.map { .replayed(status: $0.status, body: $0.body) }
     }
 
-    static func storedAnswer(_ connection: SQLConnection, _ principal: Principal, _ idempotency: IdempotencyRequest) throws -> (status: Int, body: [UInt8])? {
+    func storedAnswer(_ connection: SQLConnection, _ principal: Principal, _ idempotency: IdempotencyRequest) throws -> (status: Int, body: [UInt8])? {
         guard let row = try connection.queryOne(
-            "SELECT request_hash, status, body FROM idempotency WHERE key_id = ? AND idem_key = ?",
+            "SELECT request_hash, status, body, subject_id FROM idempotency WHERE key_id = ? AND idem_key = ?",
             .text(principal.key.id), .text(idempotency.key))
         else { return nil }
         guard constantTimeEquals(Array(row.text(0).utf8), Array(idempotency.requestHash.utf8)) else {
             throw CandorError(.idempotencyMismatch, "this Idempotency-Key was used with a different request body")
         }
-        return (Int(row.int(1)), row.blob(2))
+        return (Int(row.int(1)), try openBody(connection, row.blob(2), subjectId: row.optionalText(3)))
     }
 
     /// The committer that carries a subject's writes (a stable hash of the id picks it).
@@ -214,23 +216,32 @@ public final class CandorStore: Sendable {
         principal?.key.id ?? (selfService ? "subject" : "system")
     }
 
-    /// Appends an event for the delivery workers inside a transaction.
-    func emit(_ connection: SQLConnection, type: String, subjectId: String?, data: [String: JSONValue]) throws {
+    /// Appends an event for the delivery workers inside a transaction. A subject's event is sealed under
+    /// the subject's key (`key`, or looked up when not given), so its values die with the key.
+    /// Events emitted while automations act name them in `caused_by` (Store+Automations.swift), so no
+    /// automation ever fires on an event it caused. Returns the event id.
+    @discardableResult
+    func emit(_ connection: SQLConnection, type: String, subjectId: String?, data: [String: JSONValue], key: SymmetricKey? = nil) throws -> String {
         let eventId = Identifier.make("evt")
         var payload: [String: JSONValue] = [
             "id": .string(eventId), "type": .string(type), "occurred_at": .string(Timestamp.rfc3339(now)), "data": .object(data),
         ]
         if let subjectId { payload["subject_id"] = .string(subjectId) }
+        let chain = Self.automationChain
+        if !chain.isEmpty { payload["caused_by"] = .array(chain.map(JSONValue.string)) }
+        let subjectKey = try key ?? subjectId.flatMap { try optionalSubjectKey(connection, $0) }
         try connection.execute(
             "INSERT INTO outbox (subject_id, event_id, type, payload, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-            .text(subjectId), .text(eventId), .text(type), .text(JSONValue.object(payload).jsonText), .int(now))
+            .text(subjectId), .text(eventId), .text(type), .text(try Self.sealPayload(JSONValue.object(payload).jsonText, key: subjectKey, subjectId: subjectId)), .int(now))
+        return eventId
     }
 
     /// Events waiting in the outbox, oldest first (the delivery workers' queue).
     public func pendingEvents(limit: Int = 100) async throws -> [OutboxEvent] {
         try await database.read { connection in
-            try connection.query("SELECT id, event_id, type, subject_id, payload FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", [.int(Int64(limit))])
-                .map { OutboxEvent(sequence: $0.int(0), id: $0.text(1), type: $0.text(2), subjectId: $0.optionalText(3), payload: $0.optionalText(4)) }
+            let rows = try connection.query("SELECT id, event_id, type, subject_id, payload FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?", [.int(Int64(limit))])
+            let payloads = try self.openPayloads(connection, rows.map { ($0.int(0), $0.optionalText(3), $0.optionalText(4)) })
+            return rows.map { OutboxEvent(sequence: $0.int(0), id: $0.text(1), type: $0.text(2), subjectId: $0.optionalText(3), payload: payloads[$0.int(0)]) }
         }
     }
 
@@ -247,6 +258,6 @@ public struct OutboxEvent: Sendable, Hashable {
     public var id: String
     public var type: String
     public var subjectId: String?
-    /// The event as JSON; nil once the subject was erased.
+    /// The event as JSON (opened if it was sealed); nil once the subject was erased.
     public var payload: String?
 }

@@ -7,7 +7,7 @@ import Foundation
 /// Benchmarks. They report ratios against ceilings measured in the same run; bench/ingest.sh drives
 /// the HTTP parts with wrk.
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (see bench/ingest.sh for the full ingest run).", subcommands: [RawSQLite.self, Load.self, SegmentsBench.self, RightsBench.self, WebhooksBench.self, MailBench.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (see bench/ingest.sh for the full ingest run).", subcommands: [RawSQLite.self, Load.self, SegmentsBench.self, RightsBench.self, WebhooksBench.self, MailBench.self, ConsoleBench.self])
 
     struct RawSQLite: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "raw-sqlite", abstract: "Measure the raw SQLite ceiling on this disk with Candor's pragmas.")

@@ -14,7 +14,7 @@ struct Candor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "candor",
         abstract: "Candor: a self-hosted zero-party data platform.",
-        subcommands: [Serve.self, Demo.self, Migrate.self, LedgerCommand.self, Erase.self, RetentionCommand.self, Bench.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, LedgerCommand.self, Erase.self, RetentionCommand.self, Bench.self, AdminCommand.self])
 }
 
 /// Options shared by every command that opens the store.
@@ -62,6 +62,8 @@ struct StoreOptions: ParsableArguments {
         resolved.publicBaseURL = reader.string(forKey: "public_base_url")
         resolved.writeBatch = max(1, reader.int(forKey: "write_batch", default: resolved.writeBatch))
         resolved.holdoutShare = min(1, max(0, reader.double(forKey: "holdout_share", default: resolved.holdoutShare)))
+        // Operator passwords (docs/console.md): bcrypt cost 4–31, 12 unless lowered for tests.
+        resolved.console.bcryptCost = UInt8(min(31, max(4, reader.int(forKey: "console.bcrypt_cost", default: Int(resolved.console.bcryptCost)))))
         // Webhook delivery (docs/delivery.md): keys delivery.allow_private_networks, delivery.timeout_ms,
         // delivery.retry_base_ms, delivery.max_attempts, delivery.batch_size, delivery.worker.
         do {
@@ -147,7 +149,8 @@ struct Demo: AsyncParsableCommand {
         } else {
             print("Creating the demo workspace in \(config.dataDirectory) …")
             let started = Date()
-            keys = try await DemoWorkspace.seedDemo(store, publishableOrigins: [config.baseURL, "http://localhost:\(config.port)"])
+            keys = try await DemoWorkspace.seedDemo(store, publishableOrigins: [config.baseURL, "http://localhost:\(config.port)"],
+                                                  operatorCost: config.console.bcryptCost)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try writePrivateFile(keysFile, contents: String(decoding: try encoder.encode(keys), as: UTF8.self) + "\n")
@@ -175,6 +178,11 @@ struct Demo: AsyncParsableCommand {
           curl -s \(base)/v1/subjects?limit=2 -H "Authorization: Bearer \(keys.marketing)" -H "Candor-Purpose: offers"
           curl -s \(base)/v1/ledger/verify -H "Authorization: Bearer \(keys.admin)"
         """)
+        if let operators = keys.operators, !operators.isEmpty {
+            // The operator console (docs/console.md): one operator per team, passwords also in demo-keys.json.
+            print("\nConsole operators (sign in at \(base)/console):")
+            for account in operators { print("  \(account.team.padding(toLength: 10, withPad: " ", startingAt: 0)) \(account.email)  \(account.password)") }
+        }
         if seedOnly { return }
         let app = try await buildApplication(config: config, store: store, logger: logger) { port in
             print("\nCandor demo is running at http://\(config.host):\(port) — press Ctrl-C to stop.")

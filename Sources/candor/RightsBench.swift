@@ -56,14 +56,17 @@ struct RightsBench: AsyncParsableCommand {
                 for i in range {
                     let id = String(format: "sub_bench%010d", i)
                     let at = start - Int64(i % 1000) * 1000
-                    try c.x("INSERT INTO subjects (id, external_id, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                                  .text(id), .text("ext_\(i)"), .text(Digest.sha256Hex(Array("e\(i)".utf8))), .blob(Array(repeating: UInt8(i & 0xff), count: 48)), .int(at), .int(at))
+                    try c.x("INSERT INTO subjects (id, external_id_hash, external_id_cipher, email_hash, email_cipher, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+                                  .text(id), .text(Digest.sha256Hex(Array("x\(i)".utf8))), .blob(Array(repeating: UInt8(i & 0xff), count: 38)),
+                                  .text(Digest.sha256Hex(Array("e\(i)".utf8))), .blob(Array(repeating: UInt8(i & 0xff), count: 48)), .int(at), .int(at))
                     try c.x("INSERT INTO subject_keys (subject_id, wrapped_key) VALUES (?, ?)", .text(id), .blob(Array(repeating: UInt8(i & 0x7f), count: 60)))
                     let notices = "{\"support\":1}"
-                    try c.x("INSERT INTO profile_values VALUES (?, 'interests', ?, ?, ?, 'import', NULL, ?)", .text(id), .text("[\"running\",\"yoga\"]"), .int(at), .text("dec_a\(i)"), .text(notices))
-                    try c.x("INSERT INTO profile_values VALUES (?, 'channels', ?, ?, ?, 'import', NULL, ?)", .text(id), .text("[\"email\"]"), .int(at), .text("dec_a\(i)"), .text(notices))
+                    // Values as the store writes them: sealed (stand-in ciphertext of a realistic size), `value` empty.
+                    let insertValue = "INSERT INTO profile_values (subject_id, field, value, sealed, declared_at, declaration_id, source, collection_point, notices) VALUES (?, ?, '', ?, ?, ?, 'import', NULL, ?)"
+                    try c.x(insertValue, .text(id), .text("interests"), .blob(Array(repeating: UInt8(i & 0xff), count: 46)), .int(at), .text("dec_a\(i)"), .text(notices))
+                    try c.x(insertValue, .text(id), .text("channels"), .blob(Array(repeating: UInt8(i & 0xff), count: 37)), .int(at), .text("dec_a\(i)"), .text(notices))
                     let visitAt = i % 10 < 3 ? start - 10 * Self.day : at
-                    try c.x("INSERT INTO profile_values VALUES (?, 'visit_count', ?, ?, ?, 'import', NULL, ?)", .text(id), .text("\(i % 97)"), .int(visitAt), .text("dec_b\(i)"), .text(notices))
+                    try c.x(insertValue, .text(id), .text("visit_count"), .blob(Array(repeating: UInt8(i & 0xff), count: 30)), .int(visitAt), .text("dec_b\(i)"), .text(notices))
                     try c.x("INSERT INTO consents VALUES (?, 'newsletter', 'granted', 'checkbox', 1, ?, NULL)", .text(id), .int(at))
                     try c.x("INSERT INTO consents VALUES (?, 'support', 'granted', 'checkbox', 1, ?, NULL)", .text(id), .int(at))
                     try c.x("INSERT INTO ledger_entries (subject_id, seq, kind, created_at, prev_hash, payload, hash) VALUES (?, 1, 'subject.created', ?, ?, ?, ?)",
@@ -100,7 +103,7 @@ struct RightsBench: AsyncParsableCommand {
                     for table in ["profile_values", "consents", "subject_keys", "idempotency"] {
                         try c.x("DELETE FROM \(table) WHERE subject_id = ?", .text(id))
                     }
-                    try c.x("UPDATE subjects SET external_id = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
+                    try c.x("UPDATE subjects SET external_id_hash = NULL, external_id_cipher = NULL, email_hash = NULL, email_cipher = NULL, status = 'erased', updated_at = ?, erased_at = ? WHERE id = ?",
                                   .int(start), .int(start), .text(id))
                 }
             })

@@ -84,6 +84,10 @@ struct PromptTargetingTests {
         let anonymous = PromptHistory(displays: 1, answeredAt: nil, lastDisplayAt: 100)
         let person = PromptHistory(displays: 2, answeredAt: 50, lastDisplayAt: 60)
         #expect(anonymous.merged(with: person) == PromptHistory(displays: 3, answeredAt: 50, lastDisplayAt: 100))
+        // Dismissals and answers add up too.
+        let closed = PromptHistory(displays: 2, lastDisplayAt: 10, dismissals: 2)
+        let answered = PromptHistory(displays: 1, answeredAt: 20, lastDisplayAt: 20, answers: 1)
+        #expect(closed.merged(with: answered) == PromptHistory(displays: 3, answeredAt: 20, lastDisplayAt: 20, dismissals: 2, answers: 1))
     }
 
     // MARK: - Sampling
@@ -125,6 +129,49 @@ struct PromptTargetingTests {
         #expect(PromptURLRule(match: .equals, value: "/a").matches("/a#top"))
         // Regular-expression characters are plain characters.
         #expect(!PromptURLRule(match: .glob, value: "/shoes/.*").matches(Self.shop))
+        // The path and query of what browsers send, non-ASCII included.
+        #expect(PromptURLRule.pathAndQuery("https://shop.example/נעליים/ריצה?מידה=42#top") == "/נעליים/ריצה?מידה=42")
+        #expect(PromptURLRule.pathAndQuery("https://shop.example?q=1") == "/?q=1")
+        #expect(PromptURLRule.pathAndQuery("https://shop.example:8443/a/b") == "/a/b")
+        #expect(PromptURLRule.pathAndQuery("/only/path?x=https://other.example/") == "/only/path?x=https://other.example/")
+        #expect(PromptURLRule.pathAndQuery("mailto:x") == "mailto:x")
+        #expect(PromptURLRule.pathAndQuery("") == "")
+        #expect(PromptSignal(url: "https://shop.example/a?b#c").page == "/a?b")
+    }
+
+    @Test("the intro leads into the question in the same language, never English above Hebrew; bad intros are named")
+    func intro() throws {
+        let field = try #require(Sample.fields["shoe_size"])
+        var prompt = Prompt(name: "Shoe size", field: "shoe_size", texts: ["en": PromptText(question: "Your size?", intro: "One quick question.")],
+                            triggers: [PromptTrigger(type: .pageView)], frequency: .once)
+        #expect(prompt.intro(locale: "en", field: field) == "One quick question.")
+        // A locale with its own wording gets its own intro (or none); one asked through the field's own
+        // label gets none; one with neither falls back to English, question and intro alike.
+        prompt.texts?["he"] = PromptText(question: "מה המידה?")
+        #expect(prompt.intro(locale: "he", field: field) == nil)
+        prompt.texts?["he"] = PromptText(question: "מה המידה?", intro: "שאלה קצרה.")
+        #expect(prompt.intro(locale: "he", field: field) == "שאלה קצרה.")
+        var labelled = field
+        labelled.labels["fr"] = "Pointure"
+        #expect(prompt.intro(locale: "fr", field: labelled) == nil && prompt.question(locale: "fr", field: labelled) == "Pointure")
+        var unlabelled = field
+        unlabelled.labels["fr"] = nil
+        #expect(prompt.intro(locale: "fr", field: unlabelled) == "One quick question.")
+
+        func errors(_ intro: String) -> [String] {
+            var input = prompt
+            input.texts = ["en": PromptText(question: "Your size?", intro: intro)]
+            guard case .failure(let error) = PromptRules.validate(input, fields: Sample.fields, purposes: Sample.purposes) else { return [] }
+            return error.errors.map(\.field)
+        }
+        #expect(errors(String(repeating: "a", count: PromptText.maxIntroLength)).isEmpty)
+        #expect(errors(String(repeating: "a", count: PromptText.maxIntroLength + 1)) == ["texts.en.intro"])
+        #expect(errors(" \n ") == ["texts.en.intro"])
+        #expect(errors("first line\nsecond line") == ["texts.en.intro"])
+        // Stored trimmed.
+        var padded = prompt
+        padded.texts = ["en": PromptText(question: "Your size?", intro: "  Hello.  ")]
+        #expect(try PromptRules.validate(padded, fields: Sample.fields, purposes: Sample.purposes).get().prompt.texts?["en"]?.intro == "Hello.")
     }
 
     @Test("triggers: page view, custom event, exit intent, scroll depth and dwell time, each with its URL rule")
@@ -208,6 +255,8 @@ struct PromptTargetingTests {
         let low = Self.prompt("prm_a", field: "interests", priority: 1)
         let high = Self.prompt("prm_b", field: "birthday", priority: 9)
         #expect(Self.choose([low, high]).prompt?.id == "prm_b")
+        #expect(Self.choose([high, low]).prompt?.id == "prm_b", "the catalog's order (already sorted) gives the same answer")
+        #expect(PromptTargeting.ordered([low, high]).map(\.id) == ["prm_b", "prm_a"] && PromptTargeting.ordered([high, low]).map(\.id) == ["prm_b", "prm_a"])
         #expect(Self.choose([Self.prompt("prm_z"), Self.prompt("prm_y", field: "interests")]).prompt?.id == "prm_y")
         #expect(Self.choose([Self.prompt("prm_a", status: .paused), Self.prompt("prm_b", field: "interests", status: .draft)]).prompt == nil)
     }

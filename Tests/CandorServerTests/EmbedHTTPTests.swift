@@ -308,4 +308,184 @@ struct EmbedHTTPTests {
             try await server.api.get("/v1/keys/key_missing/identity-secret", key: server.keys.admin).expectProblem(.notFound)
         }
     }
+
+    @Test("One person's prompt history for the admin: displays, dismissals, answers, last shown, don't-ask; purpose-bound, audited, in the export")
+    func personPromptHistory() async throws {
+        try await TestServer.run { server in
+            try await DemoWorkspace.seedShop(server.store, keys: server.keys)
+            let admin = try #require(server.store.authenticate(server.keys.admin))
+            // One person sees the shoe-size prompt and closes it with "don't ask me again" …
+            let visitor = try await Self.newVisitor(server)
+            #expect(try await Self.browser(server, "identify", ["visitor": visitor, "id": "cus_hist", "signature": try await Self.sign(server, "cus_hist")]).status == .ok)
+            let shown = try #require(try await Self.browser(server, "decide", ["visitor": visitor, "url": Self.product]).object()["prompt"] as? [String: Any])
+            let shoe = try #require(shown["id"] as? String)
+            #expect(try await Self.browser(server, "prompts/\(shoe)/display", ["visitor": visitor]).status == .ok)
+            #expect(try await Self.browser(server, "prompts/\(shoe)/dismiss", ["visitor": visitor, "dont_ask_again": true]).status == .ok)
+            let subjectId = try #require(try await server.store.findSubject(externalId: "cus_hist", email: nil, by: admin)?.id)
+            // … another answers it without the display being reported.
+            let other = try await Self.newVisitor(server)
+            #expect(try await Self.browser(server, "identify", ["visitor": other, "id": "cus_answer", "signature": try await Self.sign(server, "cus_answer")]).status == .ok)
+            let answered = try await Self.browser(server, "prompts/\(shoe)/answer", ["visitor": other, "value": 41, "notices": ["offers": 1, "support": 1]])
+            #expect(answered.status == .created, "\(answered.text)")
+            let answerer = try #require(try await server.store.findSubject(externalId: "cus_answer", email: nil, by: admin)?.id)
+
+            let audits = try await server.store.count("audit_log")
+            let reply = try await server.api.get("/v1/subjects/\(subjectId)/prompts", key: server.keys.support, purpose: "support")
+            #expect(reply.status == .ok, "\(reply.text)")
+            let json = try reply.object()
+            #expect(json["subject_id"] as? String == subjectId)
+            #expect(json["dont_ask"] as? Bool == true)
+            let items = try #require(json["prompts"] as? [[String: Any]])
+            #expect(items.count == 1)
+            let item = try #require(items.first)
+            #expect(item["prompt_id"] as? String == shoe && item["field"] as? String == "shoe_size")
+            #expect(item["name"] as? String == "Shoe size on the product page")
+            #expect(item["displays"] as? Int == 1, "the dismissal of a reported display is not a second display")
+            #expect(item["dismissals"] as? Int == 1 && item["answers"] as? Int == 0)
+            #expect(item["last_shown_at"] is String && item["last_answered_at"] == nil)
+            #expect(try await server.store.count("audit_log") == audits + 1, "the read is audited")
+
+            let theirs = try await server.api.get("/v1/subjects/\(answerer)/prompts", key: server.keys.support, purpose: "support").object()
+            let their = try #require((theirs["prompts"] as? [[String: Any]])?.first)
+            #expect(their["answers"] as? Int == 1 && their["displays"] as? Int == 1 && their["dismissals"] as? Int == 0)
+            #expect(their["last_answered_at"] is String && theirs["dont_ask"] as? Bool == false)
+
+            // Purpose-bound: a team reading for the newsletter sees no prompt asking for a field that does not serve it.
+            let newsletter = try await server.api.get("/v1/subjects/\(subjectId)/prompts", key: server.keys.marketing, purpose: "newsletter")
+            #expect(newsletter.status == .ok)
+            #expect((try newsletter.object()["prompts"] as? [Any])?.isEmpty == true)
+            // Refusals: no purpose, a purpose the team does not hold, the browser's key, an unknown person.
+            let path = "/v1/subjects/\(subjectId)/prompts"
+            try await server.api.get(path, key: server.keys.support).expectProblem(.badRequest, field: "Candor-Purpose")
+            try await server.api.get(path, key: server.keys.support, purpose: "offers").expectProblem(.forbidden, field: "Candor-Purpose")
+            try await server.api.get(path, key: server.keys.publishable, purpose: "support").expectProblem(.forbidden, field: "Authorization")
+            try await server.api.get(path, key: nil, purpose: "support").expectProblem(.unauthorized, field: "Authorization")
+            try await server.api.get("/v1/subjects/sub_missing/prompts", key: server.keys.support, purpose: "support").expectProblem(.notFound)
+
+            // The person's own export carries the same history, and names the read among who used their data.
+            let export = try await server.api.get("/v1/subjects/\(subjectId)/export", key: server.keys.admin).object()
+            let exported = try #require(export["prompts"] as? [String: Any])
+            #expect(exported["dont_ask"] as? Bool == true)
+            #expect((exported["prompts"] as? [[String: Any]])?.first?["dismissals"] as? Int == 1)
+            #expect((export["shared_with"] as? [[String: Any]])?.contains { $0["action"] as? String == "prompt_history.read" } == true)
+        }
+    }
+
+    @Test("Prompt intro text: shown with the question in the visitor's language, never English above Hebrew; bad intros name their field")
+    func promptIntro() async throws {
+        try await TestServer.run { server in
+            try await DemoWorkspace.seedShop(server.store, keys: server.keys)
+            let visitor = try await Self.newVisitor(server)
+            let english = try #require(try await Self.browser(server, "decide", ["visitor": visitor, "url": Self.product, "locale": "en"]).object()["prompt"] as? [String: Any])
+            #expect(english["intro"] as? String == "One quick question, so that we only show you shoes in your size.")
+            let second = try await Self.newVisitor(server)
+            let hebrew = try #require(try await Self.browser(server, "decide", ["visitor": second, "url": Self.product, "locale": "he"]).object()["prompt"] as? [String: Any])
+            #expect((hebrew["intro"] as? String)?.contains("שאלה אחת קצרה") == true)
+
+            let before = try await server.footprint()
+            let base: [String: Any] = ["name": "Channels on exit", "field": "channels", "frequency": "once", "triggers": [["type": "exit_intent"]], "status": "active"]
+            func create(_ texts: [String: Any]) async throws -> Reply {
+                var body = base
+                body["texts"] = texts
+                return try await server.api.post("/v1/prompts", key: server.keys.marketing, body: try JSON.text(body))
+            }
+            try await create(["en": ["question": "How should we reach you?", "intro": String(repeating: "a", count: 201)]])
+                .expectProblem(.unprocessableContent, kind: "validation-failed", field: "texts.en.intro")
+            try await create(["he": ["question": "איך לפנות אליכם?", "intro": "   "]]).expectProblem(.unprocessableContent, field: "texts.he.intro")
+            try await create(["en": ["question": "How should we reach you?", "intro": "Line one\nline two"]]).expectProblem(.unprocessableContent, field: "texts.en.intro")
+            try await create(["en": ["question": "How should we reach you?", "intro": 7]]).expectProblem(.unprocessableContent, field: "texts.en.intro")
+            try await create(["english": ["question": "How should we reach you?", "intro": "Hi"]]).expectProblem(.unprocessableContent, field: "texts.english")
+            #expect(try await server.footprint() == before, "a refused prompt writes nothing")
+
+            // Only an English text: a Hebrew page asks the field's Hebrew label with no English intro above it.
+            let created = try await create(["en": ["question": "How should we reach you?", "intro": "  Two seconds, promise.  "]])
+            #expect(created.status == .created, "\(created.text)")
+            #expect(((try created.object()["texts"] as? [String: Any])?["en"] as? [String: Any])?["intro"] as? String == "Two seconds, promise.")
+            let third = try await Self.newVisitor(server)
+            let exit = try #require(try await Self.browser(server, "decide", ["visitor": third, "url": "https://shop.example/", "exit_intent": true, "locale": "he"]).object()["prompt"] as? [String: Any])
+            #expect(exit["field"] as? String == "channels" && exit["intro"] == nil)
+            let fourth = try await Self.newVisitor(server)
+            let exitEnglish = try #require(try await Self.browser(server, "decide", ["visitor": fourth, "url": "https://shop.example/", "exit_intent": true]).object()["prompt"] as? [String: Any])
+            #expect(exitEnglish["intro"] as? String == "Two seconds, promise.")
+        }
+    }
+
+    @Test("Page signals in any JSON spelling decide alike; wrong types and malformed bodies name the member or the body")
+    func signalBodies() async throws {
+        try await TestServer.run { server in
+            try await DemoWorkspace.seedShop(server.store, keys: server.keys)
+            let visitor = try await Self.newVisitor(server)
+            func decide(_ body: String) async throws -> Reply {
+                try await server.api.post("/e/v1/decide", key: server.keys.publishable, body: body, headers: ["Origin": Self.origin])
+            }
+            // The same signal written plainly, with escapes, spacing, nulls, unknown members and a fraction-free
+            // number in another member order: the same prompt each time.
+            let spellings = [
+                #"{"visitor":"\#(visitor)","url":"https://shop.example/demo/shop/product?lang=en","locale":"en"}"#,
+                #"{ "locale" : "en" , "url" : "https:\/\/shop.example\/demo\/shop\/product?lang=en", "visitor" : "\#(visitor)" }"#,
+                #"{"visitor":"\#(visitor)","url":"https://shop.example/demo/shop/product?lang=en","event":null,"scroll":null,"extra":{"a":[1,2.5]}}"#,
+                "{\n\t\"visitor\": \"\(visitor)\",\r\n\"url\": \"https://shop.example/demo/shop/product?lang=\\u0065n\"}",
+            ]
+            for body in spellings {
+                let reply = try await decide(body)
+                #expect(reply.status == .ok, "\(body): \(reply.text)")
+                #expect((try reply.object()["prompt"] as? [String: Any])?["field"] as? String == "shoe_size", "\(body)")
+            }
+            let bad: [(String, String)] = [
+                (#"{"visitor":"\#(visitor)","url":"/","scroll":"60"}"#, "scroll"),
+                (#"{"visitor":"\#(visitor)","url":"/","exit_intent":"yes"}"#, "exit_intent"),
+                (#"{"visitor":"\#(visitor)","url":7}"#, "url"),
+                (#"{"visitor":"\#(visitor)","url":null}"#, "url"),
+                (#"{"visitor":"\#(visitor)"}"#, "url"),
+                (#"{"visitor":"\#(visitor)","url":"/"} trailing"#, "body"),
+                (#"{"visitor":"\#(visitor)","url":"/""#, "body"),
+                ("[1,2]", "body"),
+            ]
+            for (body, field) in bad {
+                let reply = try await decide(body)
+                #expect(reply.status.code >= 400 && reply.status.code < 500, "\(body): \(reply.text)")
+                #expect(try reply.problemFields().contains(field), "\(body): \(reply.text)")
+                try reply.expectProblem(reply.status, field: field)
+            }
+        }
+    }
+
+    @Test("The person's portal page lists the questions the site asked them, with how often, in English and Hebrew")
+    func portalShowsPrompts() async throws {
+        try await Portal.run { portal in
+            let server = portal.server
+            try await DemoWorkspace.seedShop(server.store, keys: server.keys)
+            let created = try await server.api.post("/v1/subjects", key: server.keys.marketing, body: #"{"email":"walker@example.com","external_id":"cus_walker"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let visitor = try await Self.newVisitor(server)
+            #expect(try await Self.browser(server, "identify", ["visitor": visitor, "id": "cus_walker", "signature": try await Self.sign(server, "cus_walker")]).status == .ok)
+            let session = try await portal.signIn("walker@example.com")
+            #expect(try await portal.get("/rights/me", session: session).text.contains("None yet: we have not asked you anything on our site."))
+
+            let prompt = try #require(try await Self.browser(server, "decide", ["visitor": visitor, "url": Self.product]).object()["prompt"] as? [String: Any])
+            let id = try #require(prompt["id"] as? String)
+            #expect(try await Self.browser(server, "prompts/\(id)/display", ["visitor": visitor]).status == .ok)
+            #expect(try await Self.browser(server, "prompts/\(id)/dismiss", ["visitor": visitor, "dont_ask_again": true]).status == .ok)
+            let me = try await portal.get("/rights/me", session: session)
+            #expect(me.text.contains("Questions we asked you on our site"))
+            #expect(me.text.contains("<strong>Shoe size (EU)</strong> — shown 1, closed 1, answered 0"), "the field's label, not the prompt's internal name")
+            #expect(me.text.contains("You asked us not to ask you again on our site"))
+            let hebrew = try await portal.get("/rights/me?lang=he", session: session)
+            #expect(hebrew.text.contains("שאלות ששאלנו אתכם באתר") && hebrew.text.contains("מידת נעליים (אירופית)") && hebrew.text.contains("הוצגה 1, נסגרה 1, נענתה 0"))
+        }
+    }
+
+    @Test("A revoked publishable key stops working at once on the node that revoked it, preflights included")
+    func revokedKeyStopsAtOnce() async throws {
+        try await TestServer.run { server in
+            try await DemoWorkspace.seedShop(server.store, keys: server.keys)
+            let visitor = try await Self.newVisitor(server)
+            #expect(try await Self.browser(server, "decide", ["visitor": visitor, "url": Self.product]).status == .ok)
+            #expect(try await server.api.delete("/v1/keys/\(try Self.keyId(server))", key: server.keys.admin).status == .ok)
+            let refused = try await Self.browser(server, "decide", ["visitor": visitor, "url": Self.product])
+            try refused.expectProblem(.unauthorized, field: "Authorization")
+            #expect(refused.header("Access-Control-Allow-Origin") == nil, "no live key lists the origin any more")
+            try await server.api.send(.options, "/e/v1/decide", headers: ["Origin": Self.origin]).expectProblem(.forbidden, field: "Origin")
+        }
+    }
 }

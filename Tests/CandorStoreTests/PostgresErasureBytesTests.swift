@@ -20,7 +20,7 @@ extension StoreContractTests {
         return found
     }
 
-    @Test("PostgreSQL: after erasure and VACUUM, no file of the cluster holds the person's value or external id")
+    @Test("PostgreSQL: after erasure and VACUUM, no file of the cluster (heap, indexes, WAL) holds the person's value or external id")
     func erasureLeavesNoBytesInPostgres() async throws {
         guard let backend = Backend.available.first(where: { !$0.isSQLite }), case .postgres(let url) = backend else {
             print("skipped: CANDOR_TEST_POSTGRES_URL is not set (SQLite's files are scanned by the erasure contract)")
@@ -48,6 +48,16 @@ extension StoreContractTests {
                                 idempotency: IdempotencyRequest(key: "pg-\(marker)", requestHash: "sha256:pg"))  // idempotency
             _ = try await h.store.createRequest(RightsRequestInput(type: "access", channel: "email", jurisdiction: "gdpr", externalId: externalId), by: h.principal) // rights_requests
             _ = try await h.store.exportSubject(subjectId: subject, by: h.principal)                   // audit_log
+            // survey progress and answers, and an issued code: a free-text question, then completion
+            let motto = "Wanderlust-\(marker)"
+            let poolId = try await pool(h, codes: ["PGB-\(marker)"])
+            let survey = try await h.store.createSurvey(SurveyInput(
+                title: ["en": "About you"], kind: .questionnaire, questions: [SurveyQuestion(id: "nick", field: "nickname"), SurveyQuestion(id: "size", field: "shoe_size")],
+                incentive: SurveyIncentive(type: .pool, poolId: poolId)), by: h.principal)
+            _ = try await h.store.setSurveyStatus(survey.id, published: true, by: h.principal)
+            _ = try await h.store.answerSurvey(surveyId: survey.id, subjectId: subject, questionId: "nick", value: .string(motto), by: h.principal)
+            let ending = try await h.store.answerSurvey(surveyId: survey.id, subjectId: subject, questionId: "size", value: .number(41), by: h.principal)
+            #expect(ending.ending?.incentive?.code == "PGB-\(marker)")
             let now = Timestamp.millis(Date())
             try await h.tamper("INSERT INTO offers (id, body, created_at) VALUES ('off_1', '{}', ?)", [.int(now)])
             try await h.tamper("INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES (?, ?, 'home', 'treatment', '[\"off_1\"]', ?)",
@@ -61,11 +71,14 @@ extension StoreContractTests {
             try await h.grant(bystander, "newsletter")
             try await h.declare(bystander, ["nickname": .string("Bystander")])
 
-            // ... whose value and external id the scan finds on disk (so it can fail)
+            // ... whose lookup hash the scan finds on disk (so it can fail), while the value and the external
+            // id are sealed under the subject key from the first write on (Store+Sealing.swift)
             try await Backend.administer(url, "CHECKPOINT")
-            let before = Self.directoryContains(dataDirectory, [nickname, externalId])
-            #expect(before.contains { $0.hasPrefix(nickname) }, "the scan must find the declared value before erasure")
-            #expect(before.contains { $0.hasPrefix(externalId) }, "the scan must find the external id before erasure")
+            let emailHash = h.secrets.emailLookupHash("pg.bytes.\(marker)@example.com")
+            let before = Self.directoryContains(dataDirectory, [nickname, motto, externalId, emailHash])
+            #expect(before.contains { $0.hasPrefix(emailHash) }, "the scan must find the stored lookup hash before erasure")
+            #expect(!before.contains { $0.hasPrefix(nickname) || $0.hasPrefix(motto) || $0.hasPrefix(externalId) }, "stored in clear: \(before)")
+            #expect(try await h.store.subject(subject).externalId == externalId, "the store still reads the sealed external id")
 
             // When the person is erased and the database vacuumed
             _ = try await h.store.erase(subjectId: subject, by: h.principal)
@@ -73,16 +86,15 @@ extension StoreContractTests {
             try await Backend.administer(url, "CHECKPOINT")
 
             // Then no subject-owned row still names them (rights requests and the audit log keep the bare id by design)
-            for table in ["profile_values", "consents", "subject_keys", "idempotency", "decisions", "offer_issues", "used_links"] {
+            for table in ["profile_values", "consents", "subject_keys", "idempotency", "decisions", "offer_issues", "used_links",
+                          "survey_progress", "survey_responses", "incentive_issues"] {
                 #expect(try await h.query("SELECT count(*) FROM \(table) WHERE subject_id = ?", [.text(subject)]).first?.int(0) == 0, "\(table)")
             }
             #expect(try await h.query("SELECT count(*) FROM decisions WHERE id = ?", [.text("dec_\(marker)")]).first?.int(0) == 1, "the decision is kept for lift, without the subject")
 
-            // ... and no byte of the cluster holds the value or the external id. KNOWN GAP on PostgreSQL:
-            // profile_values and subjects hold them in clear, VACUUM frees dead tuples without zeroing
-            // their bytes, and WAL segments keep them until recycled and overwritten. Closing it needs the
-            // projections sealed with the subject key (erasure already destroys it); tracked in issue 4.
-            let after = Self.directoryContains(dataDirectory, [nickname, externalId])
+            // ... and no byte of the cluster — heap, indexes, WAL — holds the value or the external id: every
+            // copy PostgreSQL kept was ciphertext under a key that no longer exists.
+            let after = Self.directoryContains(dataDirectory, [nickname, motto, externalId])
             var named = [String]()
             for hit in after {
                 let parts = hit.split(separator: "/")
@@ -92,9 +104,7 @@ extension StoreContractTests {
                 } else { named.append(hit) }
             }
             print("PostgreSQL erasure byte scan: \(named.isEmpty ? "clean" : named.joined(separator: ", "))")
-            withKnownIssue("plaintext projections outlive DELETE + VACUUM in PostgreSQL heap pages and WAL") {
-                #expect(after.isEmpty, "survived erasure: \(named)")
-            }
+            #expect(after.isEmpty, "survived erasure: \(named)")
         }
     }
 }

@@ -134,7 +134,7 @@ extension StoreContractTests {
             let profile = try await h.store.profile(subjectId: subjectId, purpose: "support", by: h.principal)
             #expect(profile.values["shoe_size"] == nil, "shoe size serves offers only")
             let rows = try await h.query("SELECT value, source, collection_point FROM profile_values WHERE subject_id = ? AND field = 'shoe_size'", [.text(subjectId)])
-            #expect(rows.first?.text(0) == "43")
+            #expect(try await h.store.exportSubject(subjectId: subjectId, by: h.principal).values["shoe_size"]?.value == .number(43))
             #expect(rows.first?.text(1) == "prompt")
             #expect(rows.first?.text(2) == "prompt:\(ids.shoe)")
             let erased = await candorError { _ = try await h.store.subject(anonymous) }
@@ -154,6 +154,45 @@ extension StoreContractTests {
         }
     }
 
+    @Test("One person's prompt history counts displays, dismissals and answers, keeps them through identify, and is read for a purpose only", arguments: Backend.available)
+    func personPromptHistory(backend: Backend) async throws {
+        try await Harness.with(backend) { h in
+            let ids = try await Self.seedPrompts(h)
+            let key = h.principal.key.id
+            let browser = try await h.store.createVisitor(keyId: key)
+            // Anonymously: the interests prompt shown and closed, the shoe-size prompt answered.
+            try await h.store.recordPromptDisplay(visitorId: browser, keyId: key, promptId: ids.interests, dismissal: false)
+            try await h.store.recordPromptDisplay(visitorId: browser, keyId: key, promptId: ids.interests, dismissal: true)
+            _ = try await h.store.answerPrompt(visitorId: browser, keyId: key, promptId: ids.shoe, value: .number(43), notices: ["offers": 1], by: h.principal)
+            // The pseudonymous subject that holds the answer shows what its browser did.
+            let anonymous = try #require(try await h.store.visitor(browser, keyId: key).anonymousSubjectId)
+            #expect(Set(try await h.store.personPromptHistory(subjectId: anonymous, purpose: "offers", by: h.principal).prompts.map(\.promptId)) == [ids.shoe, ids.interests])
+            try await h.store.setDontAsk(visitorId: browser, keyId: key)
+
+            let subjectId = try await h.store.identifyVisitor(visitorId: browser, keyId: key, externalId: "cus_history", by: h.principal)
+            let history = try await h.store.personPromptHistory(subjectId: subjectId, purpose: "offers", by: h.principal)
+            #expect(history.subjectId == subjectId && history.dontAsk)
+            let byId = Dictionary(uniqueKeysWithValues: history.prompts.map { ($0.promptId, $0) })
+            let interests = try #require(byId[ids.interests])
+            #expect((interests.displays, interests.dismissals, interests.answers) == (1, 1, 0))
+            #expect(interests.lastShownAt != nil && interests.lastAnsweredAt == nil && interests.name == "Interests")
+            let shoe = try #require(byId[ids.shoe])
+            #expect((shoe.displays, shoe.dismissals, shoe.answers) == (1, 0, 1), "an answer without a reported display still counts one display")
+            #expect(shoe.lastAnsweredAt != nil && shoe.field == "shoe_size")
+            // A purpose reads only prompts for fields serving it: shoe size serves offers, not the newsletter.
+            #expect(try await h.store.personPromptHistory(subjectId: subjectId, purpose: "newsletter", by: h.principal).prompts.map(\.promptId) == [ids.interests])
+            #expect(try await h.store.personPromptHistory(subjectId: subjectId, purpose: "support", by: h.principal).prompts.isEmpty)
+            // Every read is audited with its purpose; the export carries the history too.
+            let audited = try await h.query("SELECT purpose FROM audit_log WHERE action = 'prompt_history.read' AND subject_id = ?", [.text(subjectId)])
+            #expect(audited.map { $0.text(0) }.sorted() == ["newsletter", "offers", "support"])
+            let exported = try #require(try await h.store.exportSubject(subjectId: subjectId, by: h.principal).prompts)
+            #expect(exported.dontAsk && exported.prompts.count == 2)
+            // An unknown person is not found, and writes no audit.
+            let unknown = await candorError { _ = try await h.store.personPromptHistory(subjectId: "sub_missing", purpose: "offers", by: h.principal) }
+            #expect(unknown?.kind == .notFound)
+        }
+    }
+
     @Test("A person's own newer value is not overwritten by an older anonymous answer on identify", arguments: Backend.available)
     func identifyKeepsNewerValues(backend: Backend) async throws {
         try await Harness.with(backend) { h in
@@ -165,8 +204,7 @@ extension StoreContractTests {
             let known = try await h.newSubject(externalId: "cus_88")
             try await h.declare(known, ["shoe_size": .number(45)])
             _ = try await h.store.identifyVisitor(visitorId: browser, keyId: key, externalId: "cus_88", by: h.principal)
-            let rows = try await h.query("SELECT value FROM profile_values WHERE subject_id = ? AND field = 'shoe_size'", [.text(known)])
-            #expect(rows.map { $0.text(0) } == ["45"])
+            #expect(try await h.store.exportSubject(subjectId: known, by: h.principal).values["shoe_size"]?.value == .number(45))
         }
     }
 

@@ -99,6 +99,7 @@ class Server:
     keys: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    operators: list[dict[str, str]] = field(default_factory=list)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -137,6 +138,8 @@ def start_server(backend: str, data_dir: Path, database_url: str | None, extra_a
             pytest.fail(f"candor demo ({backend}) was not ready within {STARTUP_SECONDS} s:\n{server.log_tail()}")
         time.sleep(0.2)
     server.keys = json.loads((data_dir / "demo-keys.json").read_text())
+    # The console's demo operators (email, password per team) are kept apart: keys are API key secrets only.
+    server.operators = server.keys.pop("operators", [])
     return server
 
 

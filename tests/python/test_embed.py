@@ -1,10 +1,12 @@
 """The embed script and in-funnel prompts, end to end.
 
 Contract: every admin and browser endpoint answers as openapi.yaml says, on every backend, including
-refusals (a foreign Origin, a forged identity signature, an answer outside the field's options).
+refusals (a foreign Origin, a forged identity signature, an answer outside the field's options); one
+person's prompt history for the admin (purpose-bound, in the export) and the prompt's intro text.
 
 Browser (headless Chromium through Selenium, on the demo shop at /demo/shop): the shoe-size prompt
-appears on the product page after its delay, as an accessible dialog in English and Hebrew; the answer
+appears on the product page after its delay, as an accessible dialog in English and Hebrew with its
+intro above the question; the answer
 is stored citing its notice versions (checked through the admin API); it does not come back within the
 cooldown; it is not shown to a person whose shoe size is known; Esc dismisses it and returns focus;
 identify merges an anonymous visitor's history; an onsite offer explains itself. axe-core finds no
@@ -26,8 +28,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from test_pages import SCREENSHOTS, browser, serious_violations  # noqa: F401 - the browser fixture is shared
 
 WORDS = {
-    "en": {"question": "What is your shoe size (EU)?", "why": "Why we ask", "thanks": "Thank you", "why_offer": "Why am I seeing this?"},
-    "he": {"question": "מה מידת הנעליים שלכם", "why": "למה אנחנו שואלים", "thanks": "תודה", "why_offer": "למה אני רואה את זה?"},
+    "en": {"question": "What is your shoe size (EU)?", "why": "Why we ask", "thanks": "Thank you", "why_offer": "Why am I seeing this?",
+           "intro": "One quick question, so that we only show you shoes in your size."},
+    "he": {"question": "מה מידת הנעליים שלכם", "why": "למה אנחנו שואלים", "thanks": "תודה", "why_offer": "למה אני רואה את זה?",
+           "intro": "שאלה אחת קצרה, כדי שנראה לכם רק נעליים במידה שלכם."},
 }
 
 
@@ -160,6 +164,48 @@ def test_browser_endpoints_follow_the_contract(server, api):
     api.problem(browser_call(api, f"decisions/{offers['decision_id']}/outcomes", {"visitor": other, "type": "click"}), 404, "not-found")
 
 
+def test_person_prompt_history_and_intro_text(server, api):
+    # A signed-in customer is asked for their shoe size in Hebrew, with the prompt's intro above the question
+    user = "cus_hist_" + secrets.token_hex(4)
+    visitor = new_visitor(api)
+    browser_call(api, "identify", {"visitor": visitor, "id": user, "signature": signature(api, user)}, expect=200)
+    decided = browser_call(api, "decide", {"visitor": visitor, "url": server.base_url + "/demo/shop/product", "locale": "he"}, expect=200).json()
+    prompt = decided["prompt"]
+    assert prompt["field"] == "shoe_size" and prompt["intro"] == WORDS["he"]["intro"]
+    browser_call(api, f"prompts/{prompt['id']}/display", {"visitor": visitor}, expect=200)
+    browser_call(api, f"prompts/{prompt['id']}/dismiss", {"visitor": visitor}, expect=200)
+    subject = subject_of(api, user)
+    # The admin's view of the person: one display, one dismissal, no answer, asked again later
+    history = api.call("GET", f"/v1/subjects/{subject}/prompts", key="support", purpose="support", expect=200).json()
+    assert history["subject_id"] == subject and history["dont_ask"] is False
+    [item] = history["prompts"]
+    assert item["prompt_id"] == prompt["id"] and item["field"] == "shoe_size" and item["name"]
+    assert (item["displays"], item["dismissals"], item["answers"]) == (1, 1, 0)
+    assert "last_shown_at" in item and "last_answered_at" not in item
+    # Purpose-bound: reading for the newsletter shows no prompt for a field that does not serve it
+    assert api.call("GET", f"/v1/subjects/{subject}/prompts", key="marketing", purpose="newsletter", expect=200).json()["prompts"] == []
+    # Refusals: no purpose, a purpose the team does not hold, an unknown person
+    api.problem(api.call("GET", f"/v1/subjects/{subject}/prompts", key="support"), 400, "malformed-request", "Candor-Purpose")
+    api.problem(api.call("GET", f"/v1/subjects/{subject}/prompts", key="support", purpose="offers"), 403, "forbidden", "Candor-Purpose")
+    api.problem(api.call("GET", "/v1/subjects/sub_missing/prompts", key="support", purpose="support"), 404, "not-found")
+    # The person's export carries the same history, and the read is listed among who used their data
+    export = api.call("GET", f"/v1/subjects/{subject}/export", expect=200).json()
+    assert export["prompts"]["prompts"][0]["dismissals"] == 1
+    assert any(use["action"] == "prompt_history.read" for use in export["shared_with"])
+    # Once erased, nothing more is read
+    api.call("DELETE", f"/v1/subjects/{subject}", key="support", expect=200)
+    api.problem(api.call("GET", f"/v1/subjects/{subject}/prompts", key="support", purpose="support"), 410, "subject-erased")
+
+    # An intro that is too long, or spread over lines, is refused naming the field, and nothing is created
+    before = len(api.call("GET", "/v1/prompts", key="marketing", expect=200).json()["data"])
+    body = {"name": "Channels on exit", "field": "channels", "frequency": "once", "triggers": [{"type": "exit_intent"}]}
+    for intro in ["x" * 201, "one\ntwo", "   "]:
+        reply = api.call("POST", "/v1/prompts", key="marketing", json_body={**body, "texts": {"en": {"question": "How should we reach you?", "intro": intro}}},
+                         validate_request=False)
+        api.problem(reply, 422, "validation-failed", "texts.en.intro")
+    assert len(api.call("GET", "/v1/prompts", key="marketing", expect=200).json()["data"]) == before
+
+
 def test_oversized_payloads_are_refused(server, api):
     visitor = new_visitor(api)
     reply = browser_call(api, "decide", {"visitor": visitor, "url": "/" + "x" * 10_000})
@@ -224,6 +270,10 @@ def test_prompt_on_its_trigger_is_stored_with_its_notice_and_respects_the_cooldo
     assert box.get_attribute("aria-modal") == "true" and box.get_attribute("dir") == ("rtl" if language == "he" else "ltr")
     heading = browser.find_element(By.ID, box.get_attribute("aria-labelledby"))
     assert WORDS[language]["question"] in heading.text
+    # The intro leads into the question, above it, as plain text that describes the dialog
+    intro = browser.find_element(By.ID, box.get_attribute("aria-describedby"))
+    assert intro.text == WORDS[language]["intro"] and intro.tag_name == "p"
+    assert intro.location["y"] < heading.location["y"]
     assert box.find_element(By.TAG_NAME, "input") == browser.switch_to.active_element
     box.find_element(By.TAG_NAME, "summary").click()
     assert WORDS[language]["why"] in box.text

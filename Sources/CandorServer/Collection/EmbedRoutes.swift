@@ -114,6 +114,13 @@ struct EmbedRoutes {
                 return try support.json(prompt)
             }
         }
+        // One person's prompt history: a read of personal data like the other `/v1/subjects/{id}/…`
+        // reads — the read role, a purpose the team holds, audited.
+        api.get("subjects/:id/prompts") { request, context in
+            let principal = try support.principal(context, .read)
+            let purpose = try support.purpose(request, principal)
+            return try support.json(try await store.personPromptHistory(subjectId: try support.parameter(context, "id"), purpose: purpose, by: principal))
+        }
         // The secret a business signs its users' ids with, for one publishable key (derived, never stored).
         api.get("keys/:id/identity-secret") { _, context in
             let principal = try support.principal(context, .admin)
@@ -169,6 +176,29 @@ struct EmbedRoutes {
         enum CodingKeys: String, CodingKey {
             case visitor, url, event, scroll, dwell, locale
             case exitIntent = "exit_intent"
+        }
+
+        /// The signal from a flat body, or nil when a member is missing or of another type than
+        /// JSONDecoder would accept (it is then asked, and names the member).
+        init?(flat: [String: FlatJSON.Value]) {
+            guard let visitor = flat.string(CodingKeys.visitor.rawValue), let url = flat.string(CodingKeys.url.rawValue),
+                  case .some(let event) = flat.optional(CodingKeys.event.rawValue, \.text),
+                  case .some(let scroll) = flat.optional(CodingKeys.scroll.rawValue, \.integer),
+                  case .some(let dwell) = flat.optional(CodingKeys.dwell.rawValue, \.integer),
+                  case .some(let exitIntent) = flat.optional(CodingKeys.exitIntent.rawValue, \.boolean),
+                  case .some(let locale) = flat.optional(CodingKeys.locale.rawValue, \.text)
+            else { return nil }
+            self.init(visitor: visitor, url: url, event: event, scroll: scroll, dwell: dwell, exitIntent: exitIntent, locale: locale)
+        }
+
+        init(visitor: String, url: String, event: String? = nil, scroll: Int? = nil, dwell: Int? = nil, exitIntent: Bool? = nil, locale: String? = nil) {
+            self.visitor = visitor
+            self.url = url
+            self.event = event
+            self.scroll = scroll
+            self.dwell = dwell
+            self.exitIntent = exitIntent
+            self.locale = locale
         }
     }
 
@@ -237,12 +267,11 @@ struct EmbedRoutes {
         }
         group.post("decide") { request, context in
             let principal = try principal(context)
-            let (input, _) = try await support.decode(SignalInput.self, from: request)
-            return try await decide(input, principal, request)
+            return try await decide(try await signal(request), principal, request)
         }
         group.post("track") { request, context in
             let principal = try principal(context)
-            let (input, _) = try await support.decode(SignalInput.self, from: request)
+            let input = try await signal(request)
             guard input.event != nil else { throw CandorError.invalid("event", "is required") }
             return try await decide(input, principal, request)
         }
@@ -300,6 +329,14 @@ struct EmbedRoutes {
         }
     }
 
+    /// A page signal's body: the usual small flat object is read directly (`FlatJSON`), anything else
+    /// by JSONDecoder, which also names what is wrong with a bad one.
+    func signal(_ request: Request) async throws -> SignalInput {
+        let body = try await support.jsonBody(request)
+        if let flat = FlatJSON.parse(body), let input = SignalInput(flat: flat) { return input }
+        return try support.decode(SignalInput.self, from: body)
+    }
+
     func principal(_ context: CandorRequestContext) throws -> Principal {
         guard let principal = context.principal else { throw CandorError(.unauthorized, "authentication required") }
         return principal
@@ -345,6 +382,8 @@ struct EmbedRoutes {
         var field: String
         var type: String
         var question: String
+        /// The lead above the question, in the prompt's locale (plain text; the script never renders HTML).
+        var intro: String?
         var options: [OptionView]?
         var minimum: Double?
         var maximum: Double?
@@ -356,7 +395,7 @@ struct EmbedRoutes {
         var strings: [String: String]
 
         enum CodingKeys: String, CodingKey {
-            case id, field, type, question, options, minimum, maximum, notices, locale, dir, strings
+            case id, field, type, question, intro, options, minimum, maximum, notices, locale, dir, strings
             case maxLength = "max_length"
             case delaySeconds = "delay_seconds"
         }
@@ -408,7 +447,7 @@ struct EmbedRoutes {
         }
         return PromptView(
             id: offer.prompt.id ?? "", field: field.key, type: field.type.rawValue, question: offer.prompt.question(locale: locale, field: field),
-            options: options, minimum: field.minimum, maximum: field.maximum, maxLength: field.maxLength, notices: notices,
+            intro: offer.prompt.intro(locale: locale, field: field), options: options, minimum: field.minimum, maximum: field.maximum, maxLength: field.maxLength, notices: notices,
             delaySeconds: offer.prompt.delaySeconds ?? 0, locale: locale, dir: locale == "he" ? "rtl" : "ltr", strings: EmbedStrings.of(locale))
     }
 
@@ -516,7 +555,6 @@ struct EmbedGate: RouterMiddleware {
                 headers[.accessControlMaxAge] = "600"
                 return Response(status: .noContent, headers: headers)
             }
-            if isAllowedAnywhere(origin) { allowedOrigin = origin }
             guard let header = request.headers[.authorization] else {
                 throw Problem.field(.unauthorized, .unauthorized, field: "Authorization", "send 'Authorization: Bearer cnd_pk_…'")
             }
@@ -528,14 +566,18 @@ struct EmbedGate: RouterMiddleware {
             guard principal.key.kind == .publishable else {
                 throw Problem.field(.forbidden, .forbidden, field: "Authorization", "a secret key must never be sent from a browser: use the publishable key")
             }
-            guard principal.key.origins.map(Self.normalize).contains(origin) else {
+            guard principal.key.origins.contains(where: { Self.normalize($0) == origin }) else {
                 throw Problem.field(.forbidden, .forbidden, field: "Origin", "origin '\(origin)' is not on this key's allow-list")
             }
+            allowedOrigin = origin
             if let ip = context.remoteIP, !limiter.allow("ip:" + ip, limit: ipLimit, now: store.currentMillis) { throw Self.tooMany("client") }
             var context = context
             context.principal = principal
             return try await next(request, context)
         }
+        // A refusal still carries CORS when the origin is on some live key's list, so that the page's
+        // script can read why (looked up only then: an accepted request's origin is its key's).
+        if allowedOrigin == nil, let origin, !origin.isEmpty, isAllowedAnywhere(origin) { allowedOrigin = origin }
         if let allowedOrigin {
             response.headers[.accessControlAllowOrigin] = allowedOrigin
             response.headers[.vary] = "Origin"
@@ -545,13 +587,22 @@ struct EmbedGate: RouterMiddleware {
 
     /// Origins compare without a trailing slash and case-insensitively (scheme and host are).
     static func normalize(_ origin: String) -> String {
+        // Most origins are already in this form (browsers send them so): checked on the bytes, without
+        // Foundation, because this runs on every embed request.
+        let bytes = origin.utf8
+        if let last = bytes.last, last != UInt8(ascii: "/"),
+           bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+            return origin
+        }
         var text = origin.trimmingCharacters(in: .whitespaces).lowercased()
         while text.hasSuffix("/") { text.removeLast() }
         return text
     }
 
     func isAllowedAnywhere(_ origin: String) -> Bool {
-        store.registry.keysById.values.contains { $0.kind == .publishable && $0.revokedAt == nil && $0.origins.map(Self.normalize).contains(origin) }
+        store.registry.keysById.values.contains { key in
+            key.kind == .publishable && key.revokedAt == nil && key.origins.contains { Self.normalize($0) == origin }
+        }
     }
 
     /// 429, naming what was limited (the visitor or the client address).

@@ -87,6 +87,10 @@ enum PortalStrings {
             "surveyInProgress": "started",
             "surveyAnswered": "%1 answers",
             "codesIssued": "Codes issued to you",
+            "promptsHeading": "Questions we asked you on our site",
+            "noPrompts": "None yet: we have not asked you anything on our site.",
+            "promptLine": "shown %1, closed %2, answered %3",
+            "promptsDontAsk": "You asked us not to ask you again on our site, and we won't.",
             "unlockedContent": "unlocked content",
             "downloadsHeading": "Download your data",
             "exportJSON": "All your data, machine-readable (JSON)",
@@ -174,6 +178,7 @@ enum PortalStrings {
             "action.history.read": "read your history",
             "action.consent.read": "read your consents",
             "action.subject.export": "made a copy of your data",
+            "action.prompt_history.read": "read which questions you were shown on our site",
         ],
         "he": [
             "brand": "Candor",
@@ -257,6 +262,10 @@ enum PortalStrings {
             "surveyInProgress": "התחיל",
             "surveyAnswered": "%1 תשובות",
             "codesIssued": "קודים שהונפקו לכם",
+            "promptsHeading": "שאלות ששאלנו אתכם באתר",
+            "noPrompts": "עדיין אין: לא שאלנו אתכם דבר באתר.",
+            "promptLine": "הוצגה %1, נסגרה %2, נענתה %3",
+            "promptsDontAsk": "ביקשתם שלא נשאל אתכם שוב באתר, ולא נשאל.",
             "unlockedContent": "תוכן שנפתח",
             "downloadsHeading": "הורדת המידע שלכם",
             "exportJSON": "כל המידע שלכם, בפורמט קריא למחשב (JSON)",
@@ -344,6 +353,7 @@ enum PortalStrings {
             "action.history.read": "קרא את ההיסטוריה שלכם",
             "action.consent.read": "קרא את ההסכמות שלכם",
             "action.subject.export": "הפיק עותק של המידע שלכם",
+            "action.prompt_history.read": "קרא אילו שאלות הוצגו לכם באתר",
         ],
     ]
 

@@ -66,6 +66,15 @@ struct PortalView {
                 "survey": titles[issued.surveyId].map { $0[language.code] ?? $0["en"] ?? issued.surveyId } ?? issued.surveyId,
             ]
         }
+        // The questions the site's prompts asked (issue 3), by the field's label in the person's language.
+        let prompts: [[String: Any]] = (export.prompts?.prompts ?? []).map { item in
+            Self.compact([
+                "label": fields[item.field].map(label) ?? item.name,
+                "counts": t["promptLine"]!.replacingOccurrences(of: "%1", with: String(item.displays))
+                    .replacingOccurrences(of: "%2", with: String(item.dismissals)).replacingOccurrences(of: "%3", with: String(item.answers)),
+                "when": item.lastShownAt.map(Self.time),
+            ])
+        }
         let flags = export.flags
         let rights: [[String: Any]] = PortalAction.allCases.filter { $0 != .unrestrict || flags.restricted }.map { action in
             ["action": action.rawValue, "label": t["\(action.rawValue)Link"]!, "what": t["\(action.rawValue)What"]!, "done": action.isDone(flags)]
@@ -78,6 +87,7 @@ struct PortalView {
             "history": history, "sharing": sharing, "hasSharing": !sharing.isEmpty,
             "receipts": receiptRows, "hasReceipts": !receiptRows.isEmpty,
             "surveys": surveys, "codes": codes, "hasSurveys": !surveys.isEmpty || !codes.isEmpty, "hasCodes": !codes.isEmpty,
+            "prompts": prompts, "hasPrompts": !prompts.isEmpty, "dontAsk": export.prompts?.dontAsk == true,
             "flags": [
                 ["label": t["restrictedFlag"]!, "value": flags.restricted ? t["yes"]! : t["no"]!],
                 ["label": t["objectedFlag"]!, "value": flags.objectedToDirectMarketing ? t["yes"]! : t["no"]!],

@@ -1,4 +1,5 @@
 import CandorCore
+import Crypto
 import Foundation
 
 /// A saved segment: a named rule.
@@ -92,7 +93,7 @@ extension CandorStore {
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let args = chunk.map(SQLValue.text)
             let part = try await database.read { connection in
-                try Self.readProfiles(connection, where: "IN (\(marks))", args)
+                try self.readProfiles(connection, where: "IN (\(marks))", args)
             }
             out.merge(part) { $1 }
         }
@@ -115,7 +116,7 @@ extension CandorStore {
             let (last, page) = try await database.read { connection -> (String?, [SegmentProfile]) in
                 let ids = try connection.query("SELECT id FROM subjects WHERE id > ? ORDER BY id LIMIT ?", [.text(start), .int(Int64(size))])
                 guard let first = ids.first?.text(0), let last = ids.last?.text(0) else { return (nil, []) }
-                return (last, Array(try Self.readProfiles(connection, where: "BETWEEN ? AND ?", [.text(first), .text(last)]).values))
+                return (last, Array(try self.readProfiles(connection, where: "BETWEEN ? AND ?", [.text(first), .text(last)]).values))
             }
             guard let last else { return }
             try body(page)
@@ -123,15 +124,25 @@ extension CandorStore {
         }
     }
 
-    static func readProfiles(_ connection: SQLConnection, where condition: String?, _ args: [SQLValue]) throws -> [String: SegmentProfile] {
+    func readProfiles(_ connection: SQLConnection, where condition: String?, _ args: [SQLValue]) throws -> [String: SegmentProfile] {
         let filter = condition.map { " AND subject_id \($0)" } ?? ""
         var out = [String: SegmentProfile]()
-        for row in try connection.query("SELECT id, status, has_objected FROM subjects WHERE status <> 'erased'" + (condition.map { " AND id \($0)" } ?? ""), args) {
+        // The subject's wrapped key comes with its status (one query); it is unwrapped only if a sealed value needs it.
+        var wrapped = [String: [UInt8]]()
+        for row in try connection.query(
+            "SELECT s.id, s.status, s.has_objected, k.wrapped_key FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.status <> 'erased'"
+                + (condition.map { " AND s.id \($0)" } ?? ""), args)
+        {
             out[row.text(0)] = SegmentProfile(subjectId: row.text(0), status: SubjectStatus(rawValue: row.text(1)) ?? .active, hasObjected: row.int(2) != 0, values: [:], consents: [:])
+            if !row.isNull(3) { wrapped[row.text(0)] = row.blob(3) }
         }
-        for row in try connection.query("SELECT subject_id, field, value, declared_at, source, collection_point FROM profile_values WHERE 1 = 1" + filter, args) where out[row.text(0)] != nil {
-            out[row.text(0)]!.values[row.text(1)] = DeclaredFact(
-                field: row.text(1), value: try CandorJSON.decode(JSONValue.self, from: row.text(2)), declaredAt: row.int(3), source: row.text(4), collectionPoint: row.optionalText(5))
+        var keys = [String: SymmetricKey]()
+        for row in try connection.query("SELECT subject_id, field, value, declared_at, source, collection_point, sealed FROM profile_values WHERE 1 = 1" + filter, args) where out[row.text(0)] != nil {
+            let subjectId = row.text(0)
+            if keys[subjectId] == nil, !row.isNull(6), let key = wrapped[subjectId] { keys[subjectId] = try secrets.unwrapSubjectKey(key, subjectId: subjectId) }
+            let json = try Self.openValue(clear: row.text(2), sealed: row.isNull(6) ? nil : row.blob(6), key: keys[subjectId], subjectId: subjectId)
+            out[subjectId]!.values[row.text(1)] = DeclaredFact(
+                field: row.text(1), value: try CandorJSON.decode(JSONValue.self, from: json), declaredAt: row.int(3), source: row.text(4), collectionPoint: row.optionalText(5))
         }
         for row in try connection.query("SELECT subject_id, purpose, status, method, notice_version, updated_at, expires_at FROM consents WHERE 1 = 1" + filter, args) where out[row.text(0)] != nil {
             out[row.text(0)]!.consents[row.text(1)] = ConsentRecord(
@@ -240,7 +251,7 @@ extension CandorStore {
                 return SegmentEvaluator.matches(expr, p, purposes: registry.purposes, now: now)
                     && PurposeGate.visibility(for: purpose, status: p.status, hasObjected: p.hasObjected, consent: p.consents[purposeKey], now: now) == .visible
             }
-            let values = try await database.read { try Self.profileValues($0, subjectIds: visibleIds) }
+            let values = try await database.read { try self.profileValues($0, subjectIds: visibleIds) }
             page += visibleIds.map { SegmentMember(subjectId: $0, values: (values[$0] ?? [:]).filter { allowed.contains($0.key) }) }
         }
         try await auditReads(principal, action: "segment.members", purpose: purposeKey,

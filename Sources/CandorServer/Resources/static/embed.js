@@ -180,6 +180,11 @@
     });
     var close = attr(el('button', 'candor-close', '\u00d7'), { type: 'button', 'aria-label': t.close || 'Close' });
     var form = attr(el('form', 'candor-form'), { novalidate: '' });
+    // The intro leads into the question (text only: textContent, never HTML) and describes the dialog.
+    if (p.intro) {
+      form.appendChild(attr(el('p', 'candor-intro', p.intro), { id: 'candor-intro' }));
+      dialog.setAttribute('aria-describedby', 'candor-intro');
+    }
     var heading = attr(el('h2', 'candor-question', p.question), { id: 'candor-question' });
     form.appendChild(heading);
     var inputs = answerInputs(p, t);
