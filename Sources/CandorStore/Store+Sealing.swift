@@ -165,7 +165,9 @@ extension CandorStore {
                 for row in withExternalId {
                     let (id, externalId) = (row.text(0), row.text(1))
                     guard let key = keys[id] else { continue }
-                    try connection.execute("UPDATE subjects SET external_id = NULL, external_id_hash = ?, external_id_cipher = ? WHERE id = ?",
+                    // The guards in these updates keep a concurrent write (or another node's upgrade) from being
+                    // overwritten with what this transaction read earlier (PostgreSQL runs READ COMMITTED).
+                    try connection.execute("UPDATE subjects SET external_id = NULL, external_id_hash = ?, external_id_cipher = ? WHERE id = ? AND external_id IS NOT NULL",
                                            .text(self.secrets.externalIdLookupHash(externalId)),
                                            .blob(try SubjectCipher.seal(Data(externalId.utf8), key: key, subjectId: id)), .text(id))
                     count += 1
@@ -174,10 +176,10 @@ extension CandorStore {
                     let id = row.text(0)
                     guard let key = keys[id] else {
                         // No key: the person was erased; a value left behind must not stay.
-                        try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(id), .text(row.text(1)))
+                        try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ? AND sealed IS NULL", .text(id), .text(row.text(1)))
                         continue
                     }
-                    try connection.execute("UPDATE profile_values SET value = '', sealed = ? WHERE subject_id = ? AND field = ?",
+                    try connection.execute("UPDATE profile_values SET value = '', sealed = ? WHERE subject_id = ? AND field = ? AND sealed IS NULL",
                                            .blob(try Self.sealValue(row.text(2), key: key, subjectId: id)), .text(id), .text(row.text(1)))
                     count += 1
                 }
@@ -208,7 +210,7 @@ extension CandorStore {
                 let keys = try self.subjectKeys(connection, clear.map { $0.text(1) })
                 for row in clear {
                     let subjectId = row.text(1)
-                    try connection.execute("UPDATE outbox SET payload = ? WHERE id = ?",
+                    try connection.execute("UPDATE outbox SET payload = ? WHERE id = ? AND payload NOT LIKE '\(SealedFormat.payloadPrefix)%'",
                                            keys[subjectId].map { .text(try Self.sealPayload(row.text(2), key: $0, subjectId: subjectId)) } ?? .null, .int(row.int(0)))
                 }
                 return (clear.count, last)
