@@ -7,11 +7,8 @@ bad input is checked against the OpenAPI document on the shared demo server."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import secrets
-import threading
 import time
 
 import pytest
@@ -21,24 +18,7 @@ from aiosmtpd.controller import Controller
 
 from conftest import POSTGRES_URL, Api, build_openapi, create_database, drop_database, free_port, start_server, stop_server
 from test_delivery import Receiver, verify
-
-
-class Sink:
-    """aiosmtpd handler: keeps every message."""
-
-    def __init__(self):
-        self.messages: list[dict] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
-        with self.lock:
-            self.messages.append({"to": list(envelope.rcpt_tos), "data": envelope.original_content})
-        return "250 Message accepted"
-
-    def for_address(self, address: str) -> list[email.message.EmailMessage]:
-        with self.lock:
-            raw = [m["data"] for m in self.messages if address in m["to"]]
-        return [email.message_from_bytes(data, policy=email.policy.default) for data in raw]
+from test_newsletters import Sink  # the aiosmtpd handler that keeps every message
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -138,7 +118,7 @@ def test_a_declaration_starts_a_signed_webhook_an_email_and_an_alert_held_to_the
 
     # Consent: the welcome e-mail says what the person declared.
     grant(api, sid)
-    welcomed = wait_for(lambda: sink.for_address(address), what="the welcome e-mail")
+    welcomed = wait_for(lambda: sink.parsed_for(address), what="the welcome e-mail")
     assert welcomed[0]["Subject"] == "Welcome, Running fan"
     assert welcomed[0]["List-Unsubscribe"].startswith("<") and "/unsubscribe/" in welcomed[0]["List-Unsubscribe"]
     assert "We will only write about Running." in welcomed[0].get_body(preferencelist=("plain",)).get_content()
@@ -146,7 +126,7 @@ def test_a_declaration_starts_a_signed_webhook_an_email_and_an_alert_held_to_the
 
     # Now the alert goes, by e-mail (the channel the person declared), and the webhook carries interests only.
     declare(api, sid, {"interests": ["running", "hiking"]})
-    alerted = wait_for(lambda: [m for m in sink.for_address(address) if m["Subject"] == "New for runners"], what="the alert e-mail")
+    alerted = wait_for(lambda: [m for m in sink.parsed_for(address) if m["Subject"] == "New for runners"], what="the alert e-mail")
     assert "Fresh picks about Running, Hiking." in alerted[0].get_body(preferencelist=("plain",)).get_content()
     first = wait_for(lambda: [r for r in runs(api, alert["id"], sid) if r["actions"] and r["actions"][0]["outcome"] == "sent"], what="alert sent")
     assert first[0]["actions"][0]["channel"] == "email"
@@ -163,7 +143,7 @@ def test_a_declaration_starts_a_signed_webhook_an_email_and_an_alert_held_to_the
     assert held[0]["actions"][0]["reason"] == "frequency:weekly" and held[0]["actions"][0]["not_before"]
     wait_for(lambda: len([r for r in receiver.accepted({sid}) if r["event"]["type"] == "automation.triggered"]) == 2, what="the next webhook")
     time.sleep(1)
-    assert sorted(m["Subject"] for m in sink.for_address(address)) == ["New for runners", "Welcome, Running fan"], "no second alert this week"
+    assert sorted(m["Subject"] for m in sink.parsed_for(address)) == ["New for runners", "Welcome, Running fan"], "no second alert this week"
 
     # A person without consent for the alert's purpose is not alerted: the rule is not met.
     quiet = api.call("POST", "/v1/subjects", key="marketing", json_body={"email": f"quiet-{rid()}@example.com"}, expect=201).json()["id"]

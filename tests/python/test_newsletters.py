@@ -52,6 +52,10 @@ class Sink:
         with self.lock:
             return [m for m in self.messages if address in m["to"]]
 
+    def parsed_for(self, address: str) -> list[email.message.EmailMessage]:
+        """The messages to one address, parsed by Python's email package."""
+        return [email.message_from_bytes(m["data"], policy=email.policy.default) for m in self.for_address(address)]
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def mail_env(request, tmp_path_factory):
