@@ -19,8 +19,11 @@ struct ConsoleRoutes {
     let support: RouteSupport
     let glance: ConsoleGlanceCache
     let stylesheet: String
+    /// The console's scripts by file name (`console-*.js`).
+    let scripts: [String: String]
     let limiter = PortalRateLimiter()
 
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     static let sessionCookie = "candor_console"
     static let browserCookie = "candor_console_browser"
     static let languageCookie = "candor_console_lang"
@@ -35,6 +38,14 @@ struct ConsoleRoutes {
         self.glance = ConsoleGlanceCache()
         let root = Bundle.module.url(forResource: "Resources", withExtension: nil)
         self.stylesheet = root.flatMap { try? String(contentsOf: $0.appendingPathComponent("static/console.css"), encoding: .utf8) } ?? ""
+        // Every `static/console-*.js` file is served at `/static/<name>`, read once.
+        var scripts: [String: String] = [:]
+        if let folder = root?.appendingPathComponent("static"), let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            for name in names where name.hasPrefix("console-") && name.hasSuffix(".js") {
+                scripts[name] = try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            }
+        }
+        self.scripts = scripts
     }
 
     /// Cookies are `Secure` unless the console is served on the loopback address (development and tests).
@@ -63,9 +74,22 @@ struct ConsoleRoutes {
         router.get("console") { request, context in
             try await visit(request, context) { try await glancePage(request, $0) }
         }
+        router.get("static/:script") { _, context in
+            // The console's few scripts (progressive enhancement only: every page works without them).
+            let name = try support.parameter(context, "script")
+            guard let body = scripts[name] else { throw CandorError(.notFound, "no such file") }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/javascript; charset=utf-8"
+            headers[.cacheControl] = "public, max-age=300"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         addPeople(to: router)
         addRequests(to: router)
         addAudit(to: router)
+        addRegistrySetup(to: router)
+        addCollectionSetup(to: router)
+        addActivationSetup(to: router)
+        addDeliverySetup(to: router)
     }
 
     // MARK: - Signing in
@@ -237,23 +261,78 @@ struct ConsoleRoutes {
         ]
         if let visit {
             let principal = visit.principal
-            var nav: [[String: Any]] = [["href": "/console", "label": t["navGlance"]!, "icon": "glance"]]
-            if principal.has(.read) { nav.append(["href": "/console/people", "label": t["navPeople"]!, "icon": "people"]) }
-            if principal.has(.erase) || principal.has(.audit) { nav.append(["href": "/console/requests", "label": t["navRequests"]!, "icon": "requests"]) }
-            if principal.has(.audit) { nav.append(["href": "/console/audit", "label": t["navAudit"]!, "icon": "audit"]) }
             let section = path.split(separator: "?").first.map { String($0) } ?? path
-            for index in nav.indices {
-                let href = nav[index]["href"] as! String
-                nav[index]["current"] = href == "/console" ? section == "/console" : section.hasPrefix(href)
+            context["navGroups"] = Self.navigation(for: principal).map { group in
+                [
+                    "heading": t[group.heading]!,
+                    "links": group.links.map { link in
+                        ["href": link.href, "label": t[link.label]!, "icon": link.icon,
+                         "current": link.href == "/console" ? section == "/console" : (section == link.href || section.hasPrefix(link.href + "/"))] as [String: Any]
+                    },
+                ] as [String: Any]
             }
             context["signedIn"] = true
-            context["nav"] = nav
             context["operatorName"] = visit.session.account.name
             context["teamName"] = teamName(principal.team)
             context["csrf"] = visit.csrf
         }
         for (key, value) in extra { context[key] = value }
-        return Response.html(resources.templates.render(context, withTemplate: template) ?? "", status: status)
+        var response = Response.html(resources.templates.render(context, withTemplate: template) ?? "", status: status)
+        // The console's CSP: the strict one of all pages, plus same-origin scripts and fetches (a page
+        // may enhance itself with `/static/console-*.js`, e.g. a segment's live count) and same-origin
+        // frames (a prompt's preview is the visitor's page in a frame). Still no inline script or style.
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// One link of the navigation, shown only to teams holding one of `roles` (empty: everyone).
+    struct NavLink {
+        var href: String
+        var label: String
+        var icon: String
+        var roles: [Role]
+    }
+
+    /// The console's map: every page an operator can reach, grouped the way the work is, each with the
+    /// roles its page checks (the same roles as the API routes it is a client of).
+    static let navigationMap: [(heading: String, links: [NavLink])] = [
+        ("navGroupOverview", [
+            NavLink(href: "/console", label: "navGlance", icon: "glance", roles: []),
+            NavLink(href: "/console/people", label: "navPeople", icon: "people", roles: [.read]),
+            NavLink(href: "/console/requests", label: "navRequests", icon: "requests", roles: [.erase, .audit]),
+        ]),
+        ("navGroupCollect", [
+            NavLink(href: "/console/surveys", label: "navSurveys", icon: "surveys", roles: [.admin]),
+            NavLink(href: "/console/polls", label: "navPolls", icon: "polls", roles: [.admin]),
+            NavLink(href: "/console/incentives", label: "navIncentives", icon: "incentives", roles: [.admin]),
+        ]),
+        ("navGroupActivate", [
+            NavLink(href: "/console/segments", label: "navSegments", icon: "segments", roles: [.admin]),
+            NavLink(href: "/console/offers", label: "navOffers", icon: "offers", roles: [.admin]),
+            NavLink(href: "/console/campaigns", label: "navCampaigns", icon: "campaigns", roles: [.read, .write]),
+        ]),
+        ("navGroupDeliver", [
+            NavLink(href: "/console/destinations", label: "navDestinations", icon: "destinations", roles: [.admin, .audit]),
+            NavLink(href: "/console/automations", label: "navAutomations", icon: "automations", roles: [.admin, .audit]),
+        ]),
+        ("navGroupGovern", [
+            NavLink(href: "/console/purposes", label: "navPurposes", icon: "purposes", roles: [.admin]),
+            NavLink(href: "/console/fields", label: "navFields", icon: "fields", roles: [.admin]),
+            NavLink(href: "/console/teams", label: "navTeams", icon: "teams", roles: [.admin]),
+            NavLink(href: "/console/keys", label: "navKeys", icon: "keys", roles: [.admin]),
+            NavLink(href: "/console/audit", label: "navAudit", icon: "audit", roles: [.audit]),
+            NavLink(href: "/console/audit-report", label: "navAuditReport", icon: "report", roles: [.audit]),
+            NavLink(href: "/console/records", label: "navRecords", icon: "records", roles: [.admin, .audit]),
+        ]),
+    ]
+
+    /// The navigation a team sees: the groups with at least one link its roles open.
+    static func navigation(for principal: Principal) -> [(heading: String, links: [NavLink])] {
+        navigationMap.compactMap { group in
+            let links = group.links.filter { $0.roles.isEmpty || $0.roles.contains(where: principal.has) }
+            return links.isEmpty ? nil : (group.heading, links)
+        }
     }
 
     /// A page with one message: what went wrong and where to go next.

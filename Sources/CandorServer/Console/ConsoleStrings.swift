@@ -3,7 +3,37 @@ enum ConsoleStrings {
     /// The strings of a language (English for any other).
     static func of(_ language: PageLanguage) -> [String: String] { all[language.code] ?? all["en"]! }
 
-    static let all: [String: [String: String]] = ["en": english, "he": hebrew]
+    /// Every area's strings in one table per language: each area of the console (registry, collection,
+    /// activation, delivery) keeps its words in its own file, merged here once.
+    static let all: [String: [String: String]] = [
+        "en": merged([english, navEnglish, registryEnglish, collectionEnglish, activationEnglish, deliveryEnglish]),
+        "he": merged([hebrew, navHebrew, registryHebrew, collectionHebrew, activationHebrew, deliveryHebrew]),
+    ]
+
+    /// Later tables win; a key defined twice is a mistake a test catches (`ConsoleTests`).
+    static func merged(_ tables: [[String: String]]) -> [String: String] {
+        tables.reduce(into: [:]) { result, table in result.merge(table) { _, new in new } }
+    }
+
+    /// The navigation's group headings and links.
+    static let navEnglish: [String: String] = [
+        "navGroupOverview": "Overview", "navGroupCollect": "Collect", "navGroupActivate": "Activate",
+        "navGroupDeliver": "Deliver", "navGroupGovern": "Govern",
+        "navSurveys": "Surveys and quizzes", "navPolls": "Polls", "navIncentives": "Incentive pools",
+        "navSegments": "Segments", "navOffers": "Offers", "navCampaigns": "Campaigns",
+        "navDestinations": "Destinations", "navAutomations": "Automations",
+        "navPurposes": "Purposes and notices", "navFields": "Fields", "navTeams": "Teams and operators", "navKeys": "API keys",
+        "navAuditReport": "Internal audit report", "navRecords": "Record of processing",
+    ]
+    static let navHebrew: [String: String] = [
+        "navGroupOverview": "סקירה", "navGroupCollect": "איסוף", "navGroupActivate": "הפעלה",
+        "navGroupDeliver": "מסירה", "navGroupGovern": "ממשל",
+        "navSurveys": "סקרים וחידונים", "navPolls": "משאלים", "navIncentives": "מאגרי תמריצים",
+        "navSegments": "פלחים", "navOffers": "הצעות", "navCampaigns": "קמפיינים",
+        "navDestinations": "יעדים", "navAutomations": "אוטומציות",
+        "navPurposes": "מטרות והודעות", "navFields": "שדות", "navTeams": "צוותים ומפעילים", "navKeys": "מפתחות API",
+        "navAuditReport": "דוח ביקורת פנימית", "navRecords": "רישום פעולות העיבוד",
+    ]
 
     static let english: [String: String] = [
         "brand": "Candor", "consoleName": "Operator console", "switchLanguage": "עברית", "skip": "Skip to content",
