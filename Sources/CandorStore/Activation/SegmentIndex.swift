@@ -46,14 +46,21 @@ public struct SegmentIndex: Sendable {
         let o = ordinal(for: subjectId)
         active.remove(o)
         objected.remove(o)
-        for key in isSet.keys { isSet[key]!.remove(o) }
-        for (field, values) in equal { for key in values.keys { equal[field]![key]!.remove(o) } }
-        for key in ordered.keys where o < ordered[key]!.count { ordered[key]![o] = .nan }
-        for key in declaredAt.keys where o < declaredAt[key]!.count { declaredAt[key]![o] = 0 }
-        for key in visible.keys { visible[key]!.remove(o) }
-        for key in expiring.keys { expiring[key]![o] = nil }
-        for key in granted.keys { granted[key]!.remove(o) }
-        for key in grantExpiry.keys { grantExpiry[key]![o] = nil }
+        // Each structure is first read to find what holds the person, then only that is changed. Mutating
+        // while iterating a dictionary (`for key in map.keys { map[key]!… }`) kept its storage shared,
+        // so every change copied the dictionary and then the whole bitmap: a write cost the size of
+        // the index (at 1M people, most of the time of loading it). Touching only bitmaps that hold the
+        // person also spares copying the rest while a count holds a snapshot.
+        Self.clear(o, in: &isSet)
+        for (field, key) in equal.flatMap({ field, values in values.compactMap { $0.value.contains(o) ? (field, $0.key) : nil } }) {
+            equal[field]![key]!.remove(o)
+        }
+        for key in ordered.compactMap({ o < $0.value.count && !$0.value[o].isNaN ? $0.key : nil }) { ordered[key]![o] = .nan }
+        for key in declaredAt.compactMap({ o < $0.value.count && $0.value[o] != 0 ? $0.key : nil }) { declaredAt[key]![o] = 0 }
+        Self.clear(o, in: &visible)
+        for key in expiring.compactMap({ $0.value[o] != nil ? $0.key : nil }) { expiring[key]![o] = nil }
+        Self.clear(o, in: &granted)
+        for key in grantExpiry.compactMap({ $0.value[o] != nil ? $0.key : nil }) { grantExpiry[key]![o] = nil }
         guard let profile, profile.status != .erased else { return }
         if profile.status == .active { active.insert(o) }
         if profile.hasObjected { objected.insert(o) }
@@ -71,6 +78,11 @@ public struct SegmentIndex: Sendable {
             Self.put(&declaredAt[field, default: []], o, fact.declaredAt, 0)
         }
         for purpose in purposes.values { gate(purpose, o, profile.status, profile.hasObjected, now: now) }
+    }
+
+    /// Clears a person's bit in every bitmap of `maps` that has it set, and touches no other.
+    static func clear(_ o: Int, in maps: inout [String: Bitmap]) {
+        for key in maps.compactMap({ $0.value.contains(o) ? $0.key : nil }) { maps[key]!.remove(o) }
     }
 
     /// Asks the purpose gate about one person and one purpose, and records the answer.
