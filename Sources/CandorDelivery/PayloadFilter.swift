@@ -28,7 +28,7 @@ public enum PayloadFilter {
     ]
 
     public static func decide(_ claim: ClaimedDelivery, purposes: [String: Purpose], fields: [String: Field], now: Int64) -> FilterDecision {
-        guard let text = claim.payload, let parsed = try? CandorJSON.decode(JSONValue.self, from: text), case .object(var event) = parsed else {
+        guard let text = claim.payload, let parsed = try? JSONValue.decoding(text), case .object(var event) = parsed else {
             return .skip(reason: "erased")
         }
         let destination = claim.destination

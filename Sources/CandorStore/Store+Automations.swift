@@ -313,7 +313,7 @@ extension CandorStore {
             let opened = try self.openPayloads(connection, rows.filter { !$0.isNull(4) }.map { ($0.int(0), $0.optionalText(3), $0.optionalText(4)) })
             return rows.map { row in
                 guard let subjectId = row.optionalText(3), let json = opened[row.int(0)],
-                      case .object(let payload)? = try? CandorJSON.decode(JSONValue.self, from: json) else { return (row.int(0), nil) }
+                      case .object(let payload)? = try? JSONValue.decoding(json) else { return (row.int(0), nil) }
                 let data: [String: JSONValue] = if case .object(let object)? = payload["data"] { object } else { [:] }
                 let chain: [String] = if case .array(let items)? = payload["caused_by"] { items.compactMap(\.stringValue) } else { [] }
                 return (row.int(0), AutomationEventRecord(sequence: row.int(0), id: row.text(1), type: row.text(2), subjectId: subjectId, data: data, causedBy: chain))

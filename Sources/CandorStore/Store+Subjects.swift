@@ -363,7 +363,7 @@ extension CandorStore {
             if keys[subjectId] == nil, !row.isNull(9) { keys[subjectId] = try secrets.unwrapSubjectKey(row.blob(9), subjectId: subjectId) }
             let json = try Self.openValue(clear: row.text(2), sealed: row.isNull(8) ? nil : row.blob(8), key: keys[subjectId], subjectId: subjectId)
             out[subjectId, default: [:]][row.text(1)] = ProfileValue(
-                value: try CandorJSON.decode(JSONValue.self, from: json), declaredAt: Timestamp.rfc3339(row.int(3)),
+                value: try JSONValue.decoding(json), declaredAt: Timestamp.rfc3339(row.int(3)),
                 declarationId: row.text(4), source: row.text(5), collectionPoint: row.optionalText(6),
                 notices: try CandorJSON.decode([String: Int].self, from: row.text(7)))
         }

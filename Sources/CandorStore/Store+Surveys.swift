@@ -314,7 +314,7 @@ extension CandorStore {
         let profile = try self.profileValues(connection, subjectIds: [subjectId])[subjectId] ?? [:]
         var responses = [String: JSONValue]()
         for response in try connection.query("SELECT question_id, answer FROM survey_responses WHERE subject_id = ? AND survey_id = ?", .text(subjectId), .text(survey.id)) {
-            responses[response.text(0)] = try CandorJSON.decode(JSONValue.self, from: response.text(1))
+            responses[response.text(0)] = try JSONValue.decoding(response.text(1))
         }
         var answers = [String: JSONValue]()
         var fresh = [String: JSONValue]()

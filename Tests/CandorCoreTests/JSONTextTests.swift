@@ -34,6 +34,32 @@ import Testing
         }
     }
 
+    @Test func theFastParserReadsWhatTheDecoderReads() throws {
+        var random = SplitMix(seed: 11)
+        for _ in 0..<2000 {
+            let value = Self.randomValue(&random)
+            // Both the compact form and Foundation's (escaped slashes, other spacing) parse to the value.
+            #expect(JSONValue.parse(value.jsonText) == value, "\(value.jsonText)")
+            let foundation = try CandorJSON.string(value)
+            #expect(JSONValue.parse(foundation) == value, "\(foundation)")
+        }
+        // Escapes, surrogate pairs, exponents and whitespace as other writers produce them.
+        #expect(JSONValue.parse(#" { "a" : [ 1e3 , -0.5, "\u05e9\ud83d\ude00\n" ] } "#)
+                == .object(["a": .array([.number(1000), .number(-0.5), .string("ש😀\n")])]))
+    }
+
+    @Test func theFastParserRefusesWhatIsNotJSON() {
+        // Foundation's decoder tolerates trailing commas; the fast parser is strict and leaves them to it.
+        for text in ["[1,]", "{\"a\":1,}"] { #expect(JSONValue.parse(text) == nil, "\(text)") }
+        for text in ["", "01", "1.", ".5", "+1", "\"abc", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "tru", "nul",
+                     "[1] [2]", "{\"a\" 1}", "{a:1}"] {
+            #expect(JSONValue.parse(text) == nil, "\(text)")
+            #expect(throws: (any Error).self) { try JSONValue.decoding(text) }
+        }
+        // Hostile nesting is refused by the fast parser (no deep recursion); the decoder then decides.
+        #expect(JSONValue.parse(String(repeating: "[", count: 200) + String(repeating: "]", count: 200)) == nil)
+    }
+
     @Test func jsonTextMatchesTheEncoderOnPlainValues() throws {
         let value = JSONValue.object(["b": .array([.string("x/y"), .number(42), .number(1.5)]), "a": .bool(true), "c": .null, "d": .string("שלום \"hi\"")])
         #expect(value.jsonText == (try CandorJSON.string(value)))

@@ -142,7 +142,7 @@ extension CandorStore {
             if keys[subjectId] == nil, !row.isNull(6), let key = wrapped[subjectId] { keys[subjectId] = try secrets.unwrapSubjectKey(key, subjectId: subjectId) }
             let json = try Self.openValue(clear: row.text(2), sealed: row.isNull(6) ? nil : row.blob(6), key: keys[subjectId], subjectId: subjectId)
             out[subjectId]!.values[row.text(1)] = DeclaredFact(
-                field: row.text(1), value: try CandorJSON.decode(JSONValue.self, from: json), declaredAt: row.int(3), source: row.text(4), collectionPoint: row.optionalText(5))
+                field: row.text(1), value: try JSONValue.decoding(json), declaredAt: row.int(3), source: row.text(4), collectionPoint: row.optionalText(5))
         }
         for row in try connection.query("SELECT subject_id, purpose, status, method, notice_version, updated_at, expires_at FROM consents WHERE 1 = 1" + filter, args) where out[row.text(0)] != nil {
             out[row.text(0)]!.consents[row.text(1)] = ConsentRecord(
