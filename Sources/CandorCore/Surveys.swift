@@ -533,7 +533,9 @@ public enum IncentiveCodes {
         var codes = [String]()
         var seen = Set<String>()
         var errors = [FieldError]()
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in LF, CRLF or CR: in Swift "\r\n" is one Character, so splitting on "\n" alone would
+        // leave a Windows file (and every browser textarea) as one line.
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
             var line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if let comma = line.firstIndex(of: ",") { line = String(line[..<comma]).trimmingCharacters(in: .whitespaces) }
             if line.hasPrefix("\"") && line.hasSuffix("\"") && line.count >= 2 { line = String(line.dropFirst().dropLast()) }

@@ -116,6 +116,10 @@ struct SurveyRulesTests {
     func codes() throws {
         #expect(try IncentiveCodes.parseCSV("code\nA-1\n\nB-2,extra\n").get() == ["A-1", "B-2"])
         #expect(IncentiveCodes.parseCSV("A-1\nA-1\n").fieldErrors.map(\.field) == ["body.line[2]"])
+        // A file saved on Windows, or a browser's textarea, ends lines in CRLF; old Macs in CR.
+        #expect(try IncentiveCodes.parseCSV("code\r\nA-1\r\nB-2\r\n").get() == ["A-1", "B-2"])
+        #expect(try IncentiveCodes.parseCSV("A-1\rB-2").get() == ["A-1", "B-2"])
+        #expect(IncentiveCodes.parseCSV("A-1\r\nA-1\r\n").fieldErrors.map(\.field) == ["body.line[2]"])
         #expect(IncentiveCodes.parseCSV("ok\nnot ok\n").fieldErrors.map(\.field) == ["body.line[2]"])
         #expect(IncentiveCodes.patternProblem("SHOE-##", count: 10)?.field == "pattern")
         #expect(IncentiveCodes.patternProblem("SHOE-####-XXXX", count: 1000) == nil)
