@@ -309,8 +309,9 @@ extension CandorStore {
         let subjectId = input.subjectId
         // One read for both questions: does the person exist, and what is their projection now (nil when erased).
         let (known, profile) = try await database.read { connection -> (Bool, SegmentProfile?) in
-            guard try connection.queryOne("SELECT status FROM subjects WHERE id = ?", .text(subjectId)) != nil else { return (false, nil) }
-            return (true, try self.readProfiles(connection, where: "= ?", [.text(subjectId)])[subjectId])
+            // The projection answers both for everyone not erased; only its absence needs the second look.
+            if let profile = try self.readProfiles(connection, where: "= ?", [.text(subjectId)])[subjectId] { return (true, profile) }
+            return (try connection.queryOne("SELECT 1 FROM subjects WHERE id = ?", .text(subjectId)) != nil, nil)
         }
         guard known else { throw CandorError(.notFound, "subject_id: no subject '\(subjectId)'", errors: [FieldError("subject_id", "no such subject")]) }
         let registry = self.registry, now = self.now, settings = self.activation

@@ -136,6 +136,8 @@ extension CandorStore {
             out[row.text(0)] = SegmentProfile(subjectId: row.text(0), status: SubjectStatus(rawValue: row.text(1)) ?? .active, hasObjected: row.int(2) != 0, values: [:], consents: [:])
             if !row.isNull(3) { wrapped[row.text(0)] = row.blob(3) }
         }
+        // Nobody (left) to read: an erased or unknown person costs one query, not three.
+        if out.isEmpty { return out }
         var keys = [String: SymmetricKey]()
         for row in try connection.query("SELECT subject_id, field, value, declared_at, source, collection_point, sealed FROM profile_values WHERE 1 = 1" + filter, args) where out[row.text(0)] != nil {
             let subjectId = row.text(0)
