@@ -21,11 +21,17 @@ public struct RecordOfProcessing: Codable, Sendable, Hashable {
             }
         }
 
-        /// An internal recipient: a team that may use the purpose.
+        /// A recipient: a team that may use the purpose (`internal_team`), or a webhook destination that serves it (`destination`).
         public struct Recipient: Codable, Sendable, Hashable {
             public var kind: String
             public var key: String
             public var name: String
+
+            public init(kind: String, key: String, name: String) {
+                self.kind = kind
+                self.key = key
+                self.name = name
+            }
         }
 
         public var purpose: String
@@ -68,8 +74,8 @@ public struct RecordOfProcessing: Codable, Sendable, Hashable {
         case dataSubjects = "data_subjects"
     }
 
-    /// The note about external recipients, which the registry does not hold yet.
-    public static let destinationsNote = "External recipients (destinations such as e-mail or CRM services) are not yet registered in Candor; they will be listed here when destinations are added. Until then, only internal teams are listed as recipients."
+    /// The note of the registry-only record (the public page): where the full list of recipients is.
+    public static let destinationsNote = "This copy lists the internal teams that may use each purpose. The record administrators and auditors download (the operator console, or GET /v1/ropa) also lists the external systems (webhook destinations) that receive data for each purpose."
 
     /// Builds the record from the registry: one activity per purpose, in key order.
     public static func build(purposes: [Purpose], fields: [Field], teams: [Team], controller: DataController, generatedAt: String, language: String = "en") -> RecordOfProcessing {

@@ -93,7 +93,7 @@ struct GovernanceRoutes {
             }
             let language = request.uri.queryParameters.get("lang").map { String($0) } ?? "en"
             guard Locales.supported.contains(language) else { throw CandorError.invalid("lang", "must be one of \(Locales.supported.sorted().joined(separator: ", "))") }
-            return try support.json(store.recordOfProcessing(language: language))
+            return try support.json(try await store.recordOfProcessingWithDestinations(language: language))
         }
         // Public on purpose: an Art. 30 record holds registry data only (no personal data), is what an
         // authority asks for, and mirrors what Art. 13 notices already tell every person.

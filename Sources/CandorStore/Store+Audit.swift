@@ -158,10 +158,11 @@ extension CandorStore {
         }
     }
 
-    /// The audit log, oldest first, filtered; cursor pagination by row id.
-    public func auditLog(_ query: AuditQuery, cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
-        var sql = "SELECT id, at, actor, team, action, purpose, subject_id, fields, outcome FROM audit_log WHERE id > ?"
-        var arguments: [SQLValue] = [.int(Int64(cursor ?? "0") ?? 0)]
+    /// The audit log, filtered; cursor pagination by row id. Oldest first unless `newestFirst`, in which
+    /// case the cursor continues towards older rows (each page's cursor is its last row's id either way).
+    public func auditLog(_ query: AuditQuery, cursor: String?, limit: Int, newestFirst: Bool = false) async throws -> Page<AuditEntry> {
+        var sql = "SELECT id, at, actor, team, action, purpose, subject_id, fields, outcome FROM audit_log WHERE id \(newestFirst ? "<" : ">") ?"
+        var arguments: [SQLValue] = [.int(cursor.flatMap { Int64($0) } ?? (newestFirst ? Int64.max : 0))]
         for (column, value) in [("subject_id", query.subjectId), ("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
             if let value {
                 sql += " AND \(column) = ?"
@@ -176,7 +177,7 @@ extension CandorStore {
             sql += " AND at < ?"
             arguments.append(.int(until))
         }
-        let finalSQL = sql + " ORDER BY id LIMIT ?"
+        let finalSQL = sql + (newestFirst ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id LIMIT ?")
         let finalArguments = arguments + [.int(Int64(limit + 1))]
         return try await database.read { connection in
             let rows = try connection.query(finalSQL, finalArguments)

@@ -179,7 +179,7 @@ extension CandorStore {
         let tokenHash = Digest.sha256Hex(Data(token.utf8))
         let at = now
         _ = try await committer.submit { connection in
-            try connection.execute("UPDATE operators SET failed_attempts = 0, locked_until = NULL WHERE id = ?", .text(account.id))
+            try connection.execute("UPDATE operators SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?", .int(at), .text(account.id))
             // Sessions that ended are swept here, so the table holds live sessions only.
             try connection.execute(
                 "DELETE FROM operator_sessions WHERE operator_id = ? AND (last_seen_at < ? OR created_at < ?)",

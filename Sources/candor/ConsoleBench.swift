@@ -97,6 +97,19 @@ struct ConsoleBench: AsyncParsableCommand {
         var pages: [(String, String)] = [("/healthz", "/healthz"), ("at a glance", "/console?days=30"), ("people", "/console/people"),
                                          ("requests", "/console/requests"), ("audit log", "/console/audit")]
         if let someone { pages.insert(("person (\(purpose))", "/console/people/\(someone)?purpose=\(purpose)"), at: 3) }
+        // The delivery and governance pages (ConsoleSetupDelivery*.swift).
+        pages += [("audit log, oldest first", "/console/audit?order=oldest"), ("destinations", "/console/destinations"),
+                  ("automations", "/console/automations"), ("audit report (30 days)", "/console/audit-report?days=30"),
+                  ("record of processing", "/console/records")]
+        // The registry pages (ConsoleSetupRegistry.swift).
+        pages += [("purposes", "/console/purposes"), ("purpose (notice diffs)", "/console/purposes/newsletter"), ("fields", "/console/fields"),
+                  ("teams", "/console/teams"), ("team (operators)", "/console/teams/it"), ("API keys", "/console/keys")]
+        // The collection and activation pages (ConsoleSetupCollection.swift, ConsoleSetupActivation.swift);
+        // the segment list counts every saved segment over the index, the campaign list reads campaigns.
+        pages += [("surveys", "/console/surveys"), ("survey builder (new)", "/console/surveys/new"), ("polls", "/console/polls"),
+                  ("incentive pools", "/console/incentives"), ("segments (live counts)", "/console/segments"),
+                  ("segment editor (new)", "/console/segments/new"), ("offers", "/console/offers"), ("new offer", "/console/offers/new"),
+                  ("campaigns", "/console/campaigns"), ("new campaign", "/console/campaigns/new")]
         var results = [(String, Double, Double)]()
         for (name, path) in pages {
             for _ in 0..<10 { _ = try await fetch(path) }

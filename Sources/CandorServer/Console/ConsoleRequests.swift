@@ -168,7 +168,12 @@ extension ConsoleRoutes {
         }
         let action = parameters.get("action").map { String($0) }.flatMap { $0.isEmpty ? nil : $0 }
         let team = parameters.get("team").map { String($0) }.flatMap { $0.isEmpty ? nil : $0 }
-        let page = try await store.auditLog(AuditQuery(team: team, action: action), cursor: cursor, limit: 50)
+        // Newest first unless the operator asks for the oldest first; the cursor continues in that order.
+        let order = parameters.get("order").map { String($0) } ?? "newest"
+        guard ["newest", "oldest"].contains(order) else {
+            return errorPage(visit.language, status: .badRequest, heading: "invalidHeading", body: "badFilter", link: ("/console/audit", "navAudit"), visit: visit)
+        }
+        let page = try await store.auditLog(AuditQuery(team: team, action: action), cursor: cursor, limit: 50, newestFirst: order == "newest")
         let registry = store.registry
         let operators = Dictionary(((try? await store.operators()) ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         let rows: [[String: Any]] = page.data.map { entry in
@@ -183,8 +188,12 @@ extension ConsoleRoutes {
         var filter = ""
         if let action { filter += "&action=\(action.addingPercentEncoding(withAllowedCharacters: CharacterSet.alphanumerics) ?? "")" }
         if let team { filter += "&team=\(team.addingPercentEncoding(withAllowedCharacters: CharacterSet.alphanumerics) ?? "")" }
+        let orders: [[String: Any]] = ["newest", "oldest"].map { key in
+            ["key": key, "label": t["dlOrder_\(key)"]!, "current": key == order, "href": "/console/audit?order=\(key)\(filter)"]
+        }
+        if order == "oldest" { filter += "&order=oldest" }
         return render("console/audit", visit.language, path: "/console/audit", visit: visit, PortalView.compact([
-            "title": t["navAudit"]!, "entries": rows, "hasEntries": !rows.isEmpty,
+            "title": t["navAudit"]!, "entries": rows, "hasEntries": !rows.isEmpty, "orders": orders, "order": order, "oldestFirst": order == "oldest",
             "next": page.nextCursor.map { "/console/audit?after=\($0)\(filter)" }, "action": action ?? "", "team": team ?? "",
             "teams": registry.teams.values.sorted { $0.key < $1.key }.map { ["key": $0.key, "name": $0.name, "selected": $0.key == team] },
             "first": cursor != nil ? "/console/audit?\(filter.dropFirst())" : nil,

@@ -227,6 +227,17 @@ struct ConsoleRoutes {
         return errorPage(visit.language, status: status, heading: heading, body: detail, link: ("/console", "home"), visit: visit)
     }
 
+    /// A message of the store (which speaks English) as a form shows it next to a field: in the page's
+    /// words when the area has them (`known`: a fragment of the English message and the string key of
+    /// its translation), otherwise, on a Hebrew page, after a Hebrew lead with the English detail
+    /// isolated (U+2068 … U+2069) so that its words and punctuation are not reordered right to left.
+    static func inlineMessage(_ message: String, _ language: PageLanguage, known: [(fragment: String, key: String)] = []) -> String {
+        let t = ConsoleStrings.of(language)
+        if let match = known.first(where: { message.contains($0.fragment) }), let words = t[match.key] { return words }
+        guard language.code == "he", let lead = t["invalidLead"] else { return message }
+        return lead + " \u{2068}" + message + "\u{2069}"
+    }
+
     /// A 403 page naming the team and what it lacks.
     func forbidden(_ visit: Visit, _ key: String, _ what: String) -> Response {
         let text = (visit.t[key] ?? key).replacingOccurrences(of: "%1", with: teamName(visit.principal.team)).replacingOccurrences(of: "%2", with: what)

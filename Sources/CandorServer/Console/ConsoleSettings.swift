@@ -47,11 +47,13 @@ public enum OperatorPasswords {
         return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 
-    /// Creates an operator: checks the password's length, hashes it, and stores the account.
-    public static func createOperator(_ store: CandorStore, email: String, name: String, team: String, password: String, cost: UInt8) async throws -> Operator {
+    /// Creates an operator: checks the password's length, hashes it, and stores the account, audited under
+    /// `principal` (nil for `candor admin create` and the demo). The console's teams page and the CLI both call this.
+    public static func createOperator(_ store: CandorStore, email: String, name: String, team: String, password: String, cost: UInt8,
+                                      by principal: Principal? = nil) async throws -> Operator {
         guard password.count >= minimumLength else {
             throw CandorError(.validation, "the operator is not valid", errors: [FieldError("password", "must be at least \(minimumLength) characters")])
         }
-        return try await store.createOperator(email: email, name: name, team: team, passwordHash: try await hash(password, cost: cost), by: nil)
+        return try await store.createOperator(email: email, name: name, team: team, passwordHash: try await hash(password, cost: cost), by: principal)
     }
 }

@@ -17,6 +17,7 @@ enum ConsoleStrings {
 
     /// The navigation's group headings and links.
     static let navEnglish: [String: String] = [
+        "invalidLead": "Not valid:",
         "navGroupOverview": "Overview", "navGroupCollect": "Collect", "navGroupActivate": "Activate",
         "navGroupDeliver": "Deliver", "navGroupGovern": "Govern",
         "navSurveys": "Surveys and quizzes", "navPolls": "Polls", "navIncentives": "Incentive pools",
@@ -26,6 +27,7 @@ enum ConsoleStrings {
         "navAuditReport": "Internal audit report", "navRecords": "Record of processing",
     ]
     static let navHebrew: [String: String] = [
+        "invalidLead": "הערך אינו תקין:",
         "navGroupOverview": "סקירה", "navGroupCollect": "איסוף", "navGroupActivate": "הפעלה",
         "navGroupDeliver": "מסירה", "navGroupGovern": "ממשל",
         "navSurveys": "סקרים וחידונים", "navPolls": "משאלים", "navIncentives": "מאגרי תמריצים",
@@ -121,7 +123,7 @@ enum ConsoleStrings {
         // Audit
         "at": "Time", "actor": "Who", "action": "Action", "subject": "Subject", "fields": "Fields", "outcome": "Outcome",
         "nextPage": "Next page", "firstPage": "First page", "filterAction": "Action", "filterTeam": "Team", "allTeams": "All teams", "apply": "Filter",
-        "noEntries": "No entries.", "auditIntro": "Every read of personal data, every change and every sign-in, oldest first.",
+        "noEntries": "No entries.", 
     ]
 
     static let hebrew: [String: String] = [
@@ -204,6 +206,6 @@ enum ConsoleStrings {
         "done.verify": "הזהות אומתה.", "done.extend": "המועד הוארך.", "done.complete": "הבקשה הושלמה.",
         "at": "זמן", "actor": "מי", "action": "פעולה", "subject": "נושא", "fields": "שדות", "outcome": "תוצאה",
         "nextPage": "הדף הבא", "firstPage": "הדף הראשון", "filterAction": "פעולה", "filterTeam": "צוות", "allTeams": "כל הצוותים", "apply": "סינון",
-        "noEntries": "אין רשומות.", "auditIntro": "כל קריאה של מידע אישי, כל שינוי וכל כניסה, מהישן לחדש.",
+        "noEntries": "אין רשומות.", 
     ]
 }
