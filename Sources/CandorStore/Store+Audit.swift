@@ -191,6 +191,32 @@ extension CandorStore {
     }
 
     /// The review report over `[since, until)`.
+    /// Every (team, actor, purpose) that appears in the audit log within `since..<until`.
+    ///
+    /// A loose scan of the partial index `audit_purpose_use (team, actor, purpose, at)`: one seek finds
+    /// the next combination ever used, one more asks whether it was used in the period. The cost grows
+    /// with the number of combinations (teams × keys and operators × purposes), not with the rows of the
+    /// period: `SELECT DISTINCT … WHERE at …` read every row of it (1.1 s for 30 days at 1M people).
+    static func purposesUsed(_ connection: SQLConnection, since: Int64, until: Int64) throws -> [(team: String, actor: String, purpose: String)] {
+        var used = [(team: String, actor: String, purpose: String)]()
+        var next = try connection.queryOne("SELECT team, actor, purpose FROM audit_log WHERE purpose IS NOT NULL ORDER BY team, actor, purpose LIMIT 1")
+        while let row = next {
+            let (team, actor, purpose) = (row.text(0), row.text(1), row.text(2))
+            if try connection.queryOne(
+                "SELECT 1 FROM audit_log WHERE team = ? AND actor = ? AND purpose = ? AND at >= ? AND at < ? LIMIT 1",
+                .text(team), .text(actor), .text(purpose), .int(since), .int(until)) != nil
+            {
+                used.append((team, actor, purpose))
+            }
+            next = try connection.queryOne(
+                """
+                SELECT team, actor, purpose FROM audit_log WHERE purpose IS NOT NULL AND (team, actor, purpose) > (?, ?, ?)
+                ORDER BY team, actor, purpose LIMIT 1
+                """, .text(team), .text(actor), .text(purpose))
+        }
+        return used
+    }
+
     public func auditReport(since: Int64, until: Int64, unusedKeyDays: Int = 90) async throws -> AuditReport {
         let now = self.now
         let registry = self.registry
@@ -228,11 +254,9 @@ extension CandorStore {
 
             var usedByTeam = [String: Set<String>]()
             var usedByKey = [String: Set<String>]()
-            for row in try connection.query(
-                "SELECT DISTINCT team, actor, purpose FROM audit_log WHERE at >= ? AND at < ? AND purpose IS NOT NULL", [.int(since), .int(until)])
-            {
-                usedByTeam[row.text(0), default: []].insert(row.text(2))
-                usedByKey[row.text(1), default: []].insert(row.text(2))
+            for (team, actor, purpose) in try Self.purposesUsed(connection, since: since, until: until) {
+                usedByTeam[team, default: []].insert(purpose)
+                usedByKey[actor, default: []].insert(purpose)
             }
             var unusedPurposes = [AuditReport.UnusedPurposes]()
             for team in registry.teams.values.sorted(by: { $0.key < $1.key }) {
@@ -254,4 +278,14 @@ extension CandorStore {
                                generatedAt: Timestamp.rfc3339(now))
         }
     }
+}
+
+extension Migrations {
+    /// The audit rows that name a purpose, by team, actor and purpose: the internal audit report asks
+    /// which purposes each team and key used in a period (see `CandorStore.purposesUsed`). Partial, so
+    /// the rows without a purpose (declarations, the bulk of the log) cost nothing more to write.
+    static let auditPurposeUseV1 = Migration(
+        name: "audit_purpose_use_v1",
+        sqlite: ["CREATE INDEX audit_purpose_use ON audit_log (team, actor, purpose, at) WHERE purpose IS NOT NULL"],
+        postgres: ["CREATE INDEX audit_purpose_use ON audit_log (team, actor, purpose, at) WHERE purpose IS NOT NULL"])
 }

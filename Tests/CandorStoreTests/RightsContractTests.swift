@@ -235,6 +235,10 @@ extension StoreContractTests {
 
             h.clock.advance(byMillis: 91 * 86_400_000)
             #expect(try await h.store.auditReport(since: start, until: h.clock.nowMillis()).unusedKeys.map(\.keyId) == [h.principal.key.id])
+            // A purpose used only before the period is unused within it (and only the period's rows count).
+            let later = try await h.store.auditReport(since: start + 1000, until: h.clock.nowMillis())
+            #expect(later.unusedPurposes.contains { $0.team == "ops" && $0.keyId == nil && $0.purposes == ["newsletter", "offers", "support"] })
+            #expect(later.unusedPurposes.contains { $0.team == "ops" && $0.keyId == h.principal.key.id && $0.purposes.contains("support") })
         }
     }
 }
