@@ -66,6 +66,11 @@ struct ActivationRoutes {
             _ = try support.principal(context, .admin)
             return try support.json(try await store.offer(try support.parameter(context, "id")))
         }
+        group.put("offers/:id") { request, context in
+            let principal = try support.principal(context, .admin)
+            let (input, _) = try await support.decode(Offer.self, from: request)
+            return try support.json(try await store.updateOffer(try support.parameter(context, "id"), input, by: principal))
+        }
         group.post("decide") { request, context in
             let principal = try support.principal(context, .read)
             let (input, _) = try await support.decode(DecideInput.self, from: request)

@@ -221,7 +221,7 @@ struct ConsoleActivationTests {
 
     // MARK: - Offers
 
-    @Test("An offer is created through the form; bad input comes back next to its field and saves nothing")
+    @Test("An offer is created and changed through the forms; bad input comes back next to its field and saves nothing")
     func createOffer() async throws {
         try await Self.run { env in
             let it = try await env.browser("it")
@@ -229,7 +229,6 @@ struct ConsoleActivationTests {
                                                                                by: env.store.authenticate(env.keys.admin)!) else { Issue.record("no segment"); return }
             let form = try await it.send(.get, "/console/offers/new")
             #expect(form.status == .ok)
-            #expect(form.text.contains("Offers cannot be edited once created"))
             let csrf = try #require(form.text.firstMatch(of: /name="csrf" value="([^"]+)"/)).1
 
             let before = try await env.footprint()
@@ -269,6 +268,25 @@ struct ConsoleActivationTests {
             let catalog = try await it.send(.get, "/console/offers?done=created")
             #expect(catalog.text.contains("Offer created.") && catalog.text.contains("Trail week: 20% off") && catalog.text.contains("Runners"))
             #expect(catalog.text.contains("id=\"placement-onsite\""))
+
+            // Changing it: the form opens with its values, bad input changes nothing, a save changes it in place.
+            let offerId = try #require(offer.id)
+            #expect(catalog.text.contains("href=\"/console/offers/\(offerId)/edit\""))
+            let edit = try await it.send(.get, "/console/offers/\(offerId)/edit")
+            #expect(edit.status == .ok && edit.text.contains("value=\"Trail week: 20% off\"") && edit.text.contains("value=\"2099-01-01T00:00\""))
+            fields["placements"] = "billboard"
+            let refused = try await it.send(.post, "/console/offers/\(offerId)/edit", form: fields)
+            #expect(refused.status == .unprocessableContent)
+            #expect(try await env.store.offer(offerId) == offer, "nothing changed")
+            fields["placements"] = "newsletter"
+            fields["content.en.title"] = "Trail week: 25% off"
+            let saved = try await it.send(.post, "/console/offers/\(offerId)/edit", form: fields)
+            #expect(saved.status == .seeOther && saved.header("Location") == "/console/offers?done=updated")
+            let changed = try await env.store.offer(offerId)
+            #expect(changed.placements == ["newsletter"] && changed.content["en"]?.title == "Trail week: 25% off" && changed.createdAt == offer.createdAt)
+            #expect(try await env.store.offers().count(where: { $0.name == "Trail week" }) == 1, "changed in place, not copied")
+            #expect(try await env.store.auditLog(AuditQuery(action: "offer.update"), cursor: nil, limit: 10).data.count == 1)
+            #expect(try await it.send(.get, "/console/offers?done=updated").text.contains("Offer saved"))
         }
     }
 

@@ -141,3 +141,25 @@ def test_support_routing_outcomes_and_report(api):
     assert report["confidence"] == 0.95
     assert report["personalized"]["conversions"] + report["holdout"]["conversions"] >= 1
     assert report["difference_low"] <= report["difference"] <= report["difference_high"]
+
+
+def test_an_offer_is_changed_in_place_and_the_next_decision_uses_it(api):
+    _, _, generic_id = catalog(api)
+    sid = person(api, ["yoga"], grant=False)
+    original = api.call("GET", f"/v1/offers/{generic_id}", expect=200).json()
+    changed = {"name": original["name"], "placements": ["support"], "priority": 1000,
+               "content": {"en": {"title": "Talk to an advisor", "body": "We call you back"}}, "route": {"advisor": "maya"}}
+    # Bad input names the field and changes nothing; only an administrator may change the catalog.
+    assert api.call("PUT", f"/v1/offers/{generic_id}", json_body={**changed, "placements": ["billboard"]},
+                    expect=422).json()["errors"][0]["field"] == "placements[0]"
+    api.call("PUT", f"/v1/offers/{generic_id}", key="marketing", json_body=changed, expect=403)
+    api.call("PUT", "/v1/offers/ofr_nope", json_body=changed, expect=404)
+    assert api.call("GET", f"/v1/offers/{generic_id}", expect=200).json() == original
+
+    updated = api.call("PUT", f"/v1/offers/{generic_id}", json_body=changed, expect=200).json()
+    assert updated["id"] == generic_id and updated["created_at"] == original["created_at"] and updated["placements"] == ["support"]
+    onsite = api.call("POST", "/v1/decide", key="sales", json_body={"subject_id": sid, "placement": "onsite", "limit": 20}, expect=200).json()
+    assert generic_id not in [o["offer_id"] for o in onsite["offers"]]
+    support = api.call("POST", "/v1/decide", key="support", json_body={"subject_id": sid, "placement": "support", "limit": 20}, expect=200).json()
+    routed = next(o for o in support["offers"] if o["offer_id"] == generic_id)
+    assert routed["title"] == "Talk to an advisor" and routed["route"] == {"advisor": "maya"}

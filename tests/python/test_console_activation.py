@@ -76,10 +76,10 @@ def runner_with_newsletter(server) -> dict:
 
 
 WORDS = {
-    "en": {"line": "Line 1, column 28", "saved": "Segment saved.", "offer": "Offer created.", "no_smtp": "No mail server is configured",
+    "en": {"line": "Line 1, column 28", "saved": "Segment saved.", "offer": "Offer created.", "offer_saved": "Offer saved", "no_smtp": "No mail server is configured",
            "scheduled": "Campaign scheduled.", "scheduled_status": "Scheduled", "invalid": "is not a valid Mustache template: line 1, column 28",
            "need_purpose": "choose the purpose it uses data for"},
-    "he": {"line": "שורה 1, עמודה 28", "saved": "הפלח נשמר.", "offer": "ההצעה נוצרה.", "no_smtp": "לא הוגדר שרת דואר",
+    "he": {"line": "שורה 1, עמודה 28", "saved": "הפלח נשמר.", "offer": "ההצעה נוצרה.", "offer_saved": "ההצעה נשמרה", "no_smtp": "לא הוגדר שרת דואר",
            "scheduled": "הקמפיין תוזמן.", "scheduled_status": "מתוזמן", "invalid": "אינה תבנית Mustache תקינה: שורה 1, עמודה 28",
            "need_purpose": "בחרו את המטרה שלשמה היא משתמשת במידע"},
 }
@@ -156,6 +156,18 @@ def test_an_operator_builds_a_segment_an_offer_and_a_campaign(server, browser, l
     offers = requests.get(server.base_url + "/v1/offers", headers={"Authorization": "Bearer " + server.keys["admin"]}, timeout=30).json()["data"]
     assert [o["segment_id"] for o in offers if o["name"] == f"Trail week {tag}"] == [segment_id]
     check_page(browser, language, direction, "offers-created")
+    # And change it in place: the form opens with its values, and the next read of the catalog has the new words
+    offer_id = next(o["id"] for o in offers if o["name"] == f"Trail week {tag}")
+    browser.find_element(By.CSS_SELECTOR, f"a[href='/console/offers/{offer_id}/edit']").click()
+    assert browser.find_element(By.ID, "f-content-en-title").get_attribute("value") == title
+    check_page(browser, language, direction, "offer-edit")
+    field = browser.find_element(By.ID, "f-content-en-title")
+    field.clear()
+    field.send_keys(f"Trail week {tag}: 25% off")
+    submit(browser, "form.act-form")
+    assert words["offer_saved"] in browser.find_element(By.ID, "done").text
+    changed = requests.get(f"{server.base_url}/v1/offers/{offer_id}", headers={"Authorization": "Bearer " + server.keys["admin"]}, timeout=30).json()
+    assert changed["content"]["en"]["title"] == f"Trail week {tag}: 25% off" and changed["segment_id"] == segment_id
 
     # When the marketing operator creates a campaign for the demo runners
     person = runner_with_newsletter(server)

@@ -55,7 +55,8 @@ extension ConsoleRoutes {
         router.get("console/offers") { request, context in
             try await visit(request, context) { visit in
                 if let refused = require([.admin], visit) { return refused }
-                return try await offersPage(visit, done: request.uri.queryParameters.get("done") == "created")
+                let done = request.uri.queryParameters.get("done").map { String($0) }
+                return try await offersPage(visit, done: done == "created" ? "actOfferCreated" : done == "updated" ? "actOfferUpdated" : nil)
             }
         }
         router.get("console/offers/new") { request, context in
@@ -67,7 +68,20 @@ extension ConsoleRoutes {
         router.post("console/offers/new") { request, context in
             try await visit(request, context, form: true) { visit in
                 if let refused = require([.admin], visit) { return refused }
-                return try await createOffer(visit)
+                return try await saveOffer(visit, id: nil)
+            }
+        }
+        router.get("console/offers/:id/edit") { request, context in
+            try await visit(request, context) { visit in
+                if let refused = require([.admin], visit) { return refused }
+                let id = try support.parameter(context, "id")
+                return try await offerForm(visit, editing: id, form: Self.offerFormData(try await store.offer(id)))
+            }
+        }
+        router.post("console/offers/:id/edit") { request, context in
+            try await visit(request, context, form: true) { visit in
+                if let refused = require([.admin], visit) { return refused }
+                return try await saveOffer(visit, id: try support.parameter(context, "id"))
             }
         }
 
@@ -422,7 +436,8 @@ extension ConsoleRoutes {
 
     // MARK: - Offers
 
-    func offersPage(_ visit: Visit, done: Bool) async throws -> Response {
+    /// The catalog; `done` names the notice of what was just saved.
+    func offersPage(_ visit: Visit, done: String?) async throws -> Response {
         let t = visit.t
         let code = visit.language.code
         let offers = try await store.offers()
@@ -433,7 +448,7 @@ extension ConsoleRoutes {
             let from = offer.validFrom.flatMap(Timestamp.parse), until = offer.validUntil.flatMap(Timestamp.parse)
             let live = (from.map { $0 <= now } ?? true) && (until.map { $0 > now } ?? true)
             return [
-                "name": offer.name, "title": words?.title ?? "—", "locales": offer.content.keys.sorted().joined(separator: ", "),
+                "id": offer.id ?? "", "name": offer.name, "title": words?.title ?? "—", "locales": offer.content.keys.sorted().joined(separator: ", "),
                 "placements": offer.placements.map { t["actPlacement.\($0)"] ?? $0 },
                 "segment": offer.segmentId.map { segmentNames[$0] ?? $0 } ?? t["actEveryone"]!, "segmentId": offer.segmentId ?? "", "hasSegment": offer.segmentId != nil,
                 "purpose": offer.purpose.map { purposeName($0, visit) } ?? "—",
@@ -449,9 +464,9 @@ extension ConsoleRoutes {
             return ["key": placement.rawValue, "label": t["actPlacement.\(placement.rawValue)"]!, "hint": t["actPlacementHint.\(placement.rawValue)"]!,
                     "offers": here.map(row), "hasOffers": !here.isEmpty]
         }
-        return render("console/activation_offers", visit.language, path: "/console/offers", visit: visit, [
-            "title": t["navOffers"]!, "offers": offers.map(row), "hasOffers": !offers.isEmpty, "placements": placements, "done": done,
-        ])
+        var context: [String: Any] = ["title": t["navOffers"]!, "offers": offers.map(row), "hasOffers": !offers.isEmpty, "placements": placements]
+        if let done { context["done"] = t[done]! }
+        return render("console/activation_offers", visit.language, path: "/console/offers", visit: visit, context)
     }
 
     /// The new-offer form's fields, filled from a posted form.
@@ -495,17 +510,37 @@ extension ConsoleRoutes {
         ]
     }
 
-    func offerForm(_ visit: Visit, form: FormData = FormData(), errors: [FieldError] = [], status: HTTPResponse.Status = .ok) async throws -> Response {
+    /// The new-offer form, or with `editing` the form that changes that offer.
+    func offerForm(_ visit: Visit, editing id: String? = nil, form: FormData = FormData(), errors: [FieldError] = [],
+                   status: HTTPResponse.Status = .ok) async throws -> Response {
         let t = visit.t
         var fieldsets = try await offerFieldsets(visit, form)
         let unplaced = attach(errors, to: &fieldsets, visit)
-        return activationForm(visit, path: "/console/offers/new", title: t["actNewOffer"]!, intro: t["actNewOfferIntro"]!, back: ("/console/offers", t["navOffers"]!),
-                              action: "/console/offers/new", submit: t["actCreateOffer"]!, fieldsets: fieldsets, formErrors: unplaced,
-                              note: t["actOfferCreateOnly"]!, status: status)
+        let path = id.map { "/console/offers/\($0)/edit" } ?? "/console/offers/new"
+        return activationForm(visit, path: path, title: t[id == nil ? "actNewOffer" : "actEditOffer"]!,
+                              intro: t[id == nil ? "actNewOfferIntro" : "actEditOfferIntro"]!, back: ("/console/offers", t["navOffers"]!),
+                              action: path, submit: t[id == nil ? "actCreateOffer" : "actSaveOffer"]!, fieldsets: fieldsets, formErrors: unplaced, status: status)
     }
 
-    /// Builds the offer from the form and creates it through the store function of `POST /v1/offers`.
-    func createOffer(_ visit: Visit) async throws -> Response {
+    /// An offer as the form's values (what `saveOffer` reads back), to edit it.
+    static func offerFormData(_ offer: Offer) -> FormData {
+        var form = FormData()
+        var pairs: [(String, String)] = [("name", offer.name), ("priority", String(offer.priority ?? 0))]
+        pairs += offer.placements.map { ("placements", $0) }
+        for locale in ["en", "he"] {
+            pairs += [("content.\(locale).title", offer.content[locale]?.title ?? ""), ("content.\(locale).body", offer.content[locale]?.body ?? "")]
+        }
+        pairs += [("segment_id", offer.segmentId ?? ""), ("purpose", offer.purpose ?? ""), ("incentive_pool", offer.incentivePool ?? ""),
+                  ("valid_from", localValue(offer.validFrom)), ("valid_until", localValue(offer.validUntil)),
+                  ("cap_per_person", offer.capPerPerson.map(String.init) ?? ""), ("cap_total", offer.capTotal.map(String.init) ?? ""),
+                  ("route.queue", offer.route?.queue ?? ""), ("route.article", offer.route?.article ?? ""), ("route.advisor", offer.route?.advisor ?? "")]
+        form.pairs = pairs
+        return form
+    }
+
+    /// Builds the offer from the form and creates it (`id` nil) or changes it, through the store
+    /// functions of `POST /v1/offers` and `PUT /v1/offers/{id}`.
+    func saveOffer(_ visit: Visit, id: String?) async throws -> Response {
         let form = visit.form
         let t = visit.t
         var errors = [FieldError]()
@@ -536,15 +571,16 @@ extension ConsoleRoutes {
         }
         if !route.isEmpty { body["route"] = route }
         if !errors.isEmpty {
-            return try await offerForm(visit, form: form, errors: errors, status: .unprocessableContent)
+            return try await offerForm(visit, editing: id, form: form, errors: errors, status: .unprocessableContent)
         }
         let input = try JSONDecoder().decode(Offer.self, from: JSONSerialization.data(withJSONObject: body))
         do {
-            _ = try await store.createOffer(input, by: visit.principal)
+            if let id { _ = try await store.updateOffer(id, input, by: visit.principal) } else { _ = try await store.createOffer(input, by: visit.principal) }
         } catch let error as CandorError where error.kind == .validation || error.kind == .conflict {
-            return try await offerForm(visit, form: form, errors: error.errors.isEmpty ? [FieldError("form", error.detail)] : error.errors, status: .unprocessableContent)
+            return try await offerForm(visit, editing: id, form: form, errors: error.errors.isEmpty ? [FieldError("form", error.detail)] : error.errors,
+                                       status: .unprocessableContent)
         }
-        return redirect("/console/offers?done=created")
+        return redirect("/console/offers?done=\(id == nil ? "created" : "updated")")
     }
 
     // MARK: - Campaigns
@@ -912,7 +948,8 @@ extension ConsoleStrings {
         "actOffersIntro": "The offer catalog: what each placement can show, to whom and until when. Decisions pick eligible offers by priority, with the reason shown to the person.",
         "actNewOfferButton": "New offer", "actNewOffer": "New offer",
         "actNewOfferIntro": "An offer with a segment is personalized and names the purpose it uses data for; without one it is generic and is also what people in the holdout see.",
-        "actOfferCreateOnly": "Offers cannot be edited once created (the API has no update): to change one, create a new offer and let the old one's validity end.",
+        "actEditOffer": "Change the offer", "actEditOfferIntro": "Every setting can change; the next decision uses the new ones. Issues already counted against its caps stay counted.",
+        "actSaveOffer": "Save the offer", "actOfferUpdated": "Offer saved: the next decision uses it.", "actEdit": "Edit", "actColActions": "Actions",
         "actColOffer": "Offer", "actColPlacements": "Placements", "actColSegment": "Eligibility", "actColPurpose": "Purpose", "actColWindow": "Valid",
         "actColCaps": "Caps", "actColPriority": "Priority", "actColPool": "Incentive pool", "actNoOffers": "No offers yet. Create one and it can be shown at once.",
         "actByPlacement": "Placements", "actNoOffersHere": "Nothing is offered here yet.", "actOfferCreated": "Offer created.",
@@ -1002,7 +1039,8 @@ extension ConsoleStrings {
         "actOffersIntro": "קטלוג ההצעות: מה כל מיקום יכול להציג, למי ועד מתי. ההחלטות בוחרות הצעות זכאיות לפי עדיפות, והסיבה מוצגת לאדם.",
         "actNewOfferButton": "הצעה חדשה", "actNewOffer": "הצעה חדשה",
         "actNewOfferIntro": "הצעה עם פלח מותאמת אישית ומציינת את המטרה שלשמה היא משתמשת במידע; הצעה בלי פלח היא כללית, וזה גם מה שרואים האנשים בקבוצת הביקורת.",
-        "actOfferCreateOnly": "אי אפשר לערוך הצעה אחרי שנוצרה (ל־API אין עדכון): כדי לשנות, צרו הצעה חדשה ותנו לתוקף הישנה להסתיים.",
+        "actEditOffer": "שינוי ההצעה", "actEditOfferIntro": "אפשר לשנות כל הגדרה; ההחלטה הבאה משתמשת בחדשות. הנפקות שכבר נספרו מול המגבלות נשארות ספורות.",
+        "actSaveOffer": "שמירת ההצעה", "actOfferUpdated": "ההצעה נשמרה: ההחלטה הבאה משתמשת בה.", "actEdit": "עריכה", "actColActions": "פעולות",
         "actColOffer": "הצעה", "actColPlacements": "מיקומים", "actColSegment": "זכאות", "actColPurpose": "מטרה", "actColWindow": "בתוקף",
         "actColCaps": "מגבלות", "actColPriority": "עדיפות", "actColPool": "מאגר תמריצים", "actNoOffers": "אין עדיין הצעות. צרו אחת והיא תוכל להופיע מיד.",
         "actByPlacement": "מיקומים", "actNoOffersHere": "עדיין לא מוצע כאן דבר.", "actOfferCreated": "ההצעה נוצרה.",

@@ -215,6 +215,41 @@ extension CandorStore {
     /// Adds an offer to the catalog after checking every field; nothing is written on bad input.
     public func createOffer(_ input: Offer, by principal: Principal, idempotency: IdempotencyRequest? = nil) async throws -> WriteOutcome<Offer> {
         if let replayed: WriteOutcome<Offer> = try await replay(principal, idempotency) { return replayed }
+        try await validateOffer(input)
+        var offer = input
+        offer.id = Identifier.make("ofr")
+        offer.createdAt = Timestamp.rfc3339(now)
+        offer.priority = input.priority ?? 0
+        let saved = try await write(principal, idempotency: idempotency, status: 201) { connection -> Offer in
+            try connection.execute("INSERT INTO offers (id, body, created_at) VALUES (?, ?, ?)", .text(offer.id!), .text(try CandorJSON.string(offer)), .int(self.now))
+            try self.audit(connection, principal, action: "offer.create", outcome: offer.id!)
+            return offer
+        }
+        invalidateActivationCatalog()
+        return saved
+    }
+
+    /// Replaces an offer's settings (everything but its id and creation time), checked like a new one;
+    /// nothing is written on bad input. Decisions use the new settings from the next one on; issues
+    /// already counted against its caps stay counted.
+    public func updateOffer(_ id: String, _ input: Offer, by principal: Principal) async throws -> Offer {
+        let current = try await offer(id)
+        try await validateOffer(input)
+        var offer = input
+        offer.id = id
+        offer.createdAt = current.createdAt
+        offer.priority = input.priority ?? 0
+        let body = try CandorJSON.string(offer)
+        _ = try await committer(for: nil).submit { connection in
+            try connection.execute("UPDATE offers SET body = ? WHERE id = ?", .text(body), .text(id))
+            try self.audit(connection, principal, action: "offer.update", outcome: id)
+        }
+        invalidateActivationCatalog()
+        return offer
+    }
+
+    /// Every rule an offer must meet, with all problems named at once.
+    func validateOffer(_ input: Offer) async throws {
         let registry = self.registry
         var errors = [FieldError]()
         if input.name.isEmpty || input.name.count > 200 { errors.append(FieldError("name", "must be 1 to 200 characters")) }
@@ -254,17 +289,6 @@ extension CandorStore {
             }
         }
         if !errors.isEmpty { throw CandorError.invalid(errors) }
-        var offer = input
-        offer.id = Identifier.make("ofr")
-        offer.createdAt = Timestamp.rfc3339(now)
-        offer.priority = input.priority ?? 0
-        let saved = try await write(principal, idempotency: idempotency, status: 201) { connection -> Offer in
-            try connection.execute("INSERT INTO offers (id, body, created_at) VALUES (?, ?, ?)", .text(offer.id!), .text(try CandorJSON.string(offer)), .int(self.now))
-            try self.audit(connection, principal, action: "offer.create", outcome: offer.id!)
-            return offer
-        }
-        invalidateActivationCatalog()
-        return saved
     }
 
     /// The catalog, newest last.
