@@ -3,10 +3,19 @@ import GRDB
 
 /// The embedded backend: SQLite in WAL mode through GRDB, with durable commits
 /// (`synchronous=FULL`) and `secure_delete` so erased rows are overwritten in the file.
+///
+/// WAL pages are copied into the main file by a connection of its own in the background (see
+/// `WALCheckpointer`), not by the writer after its commits: the single writer is what every write
+/// waits on, and SQLite's automatic checkpoint made every few commits pay for copying and syncing
+/// thousands of pages. The writer still checkpoints when the WAL grows past `writerCheckpointPages`
+/// (a safety net when the background copy falls behind; by then most pages are already copied).
 public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     let pool: DatabasePool
     let path: String
+    private let checkpointer: WALCheckpointer
+    /// 64 MiB of WAL with 4 KiB pages.
+    static let writerCheckpointPages = 16_384
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String) throws {
@@ -21,8 +30,10 @@ public final class SQLiteDatabase: SQLDatabase {
             // write path — subject rows, ledger heads, index interiors — stay in memory.
             try db.execute(sql: "PRAGMA cache_size = -8192")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerCheckpointPages)")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        checkpointer = try WALCheckpointer(path: path, configuration: configuration)
     }
 
     public var files: [String] { [path, path + "-wal"] }
@@ -66,6 +77,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// those threads here (two of them on a 2-core machine, when two stores close at once) deadlocked a
     /// test run. So the wait happens on a Dispatch thread, never on the cooperative pool.
     public func close() async throws {
+        await checkpointer.stop()
         let pool = self.pool
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, Error>) in
             DispatchQueue.global().async {
@@ -124,5 +136,48 @@ extension SQLValue {
         case .text(let text): text
         case .blob(let bytes): Data(bytes)
         }
+    }
+}
+
+/// Copies committed WAL pages into the main database file from a connection of its own, so the writer's
+/// commits do not stop to do it. A passive checkpoint never blocks the writer or readers: it copies what
+/// no reader still needs and syncs the main file. It runs again at once while it finds pages to copy,
+/// and every 100 ms otherwise.
+final class WALCheckpointer: Sendable {
+    private let connection: DatabaseQueue
+    private let loop: Locked<Task<Void, Never>?> = Locked(nil)
+
+    init(path: String, configuration: Configuration) throws {
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+        let connection = self.connection
+        loop.withLock {
+            $0 = Task.detached(priority: .utility) {
+                var backfilled = 0
+                var busy = false
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(busy ? 10 : 100))
+                    // SQLITE_BUSY (another checkpoint is running, e.g. the writer's) is fine: it copies them.
+                    let result = try? await connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                    guard let result else { busy = false; continue }
+                    // The count restarts at zero when the writer starts the WAL over.
+                    let copied = result.checkpointedFrameCount >= backfilled ? result.checkpointedFrameCount - backfilled : result.checkpointedFrameCount
+                    backfilled = result.checkpointedFrameCount
+                    busy = copied >= 256
+                }
+            }
+        }
+    }
+
+    deinit { loop.withLock { $0?.cancel() } }
+
+    /// Stops the loop and closes the connection.
+    func stop() async {
+        let task = loop.withLock { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+        try? connection.close()
     }
 }

@@ -23,14 +23,24 @@ extension CandorStore {
     /// Appends an entry to a subject's chain inside a transaction; the payload is sealed with the
     /// subject's key. `head` is the chain's head as read under the subject's lock (nil for a new chain).
     func appendLedger(_ connection: SQLConnection, subjectId: String, key: SymmetricKey, head: LedgerHead?, kind: String, record: LedgerRecord) throws -> LedgerReference {
+        try appendLedger(connection, subjectId: subjectId, head: head, try sealLedgerEntry(subjectId: subjectId, key: key, kind: kind, record: record, at: now))
+    }
+
+    /// A ledger entry's sealed payload, made before the transaction that chains it: encoding and
+    /// encryption then run in parallel, outside the single writer every write waits on.
+    func sealLedgerEntry(subjectId: String, key: SymmetricKey, kind: String, record: LedgerRecord, at: Int64) throws -> SealedLedgerEntry {
+        SealedLedgerEntry(kind: kind, createdAt: at, payload: try SubjectCipher.seal(try CandorJSON.encode(record), key: key, subjectId: subjectId))
+    }
+
+    /// Chains a sealed entry onto the subject's head inside a transaction (the hash covers the previous
+    /// hash, so it can only be computed under the subject's lock).
+    func appendLedger(_ connection: SQLConnection, subjectId: String, head: LedgerHead?, _ entry: SealedLedgerEntry) throws -> LedgerReference {
         let seq = (head?.seq ?? 0) + 1
         let prevHash = head?.hash ?? LedgerHash.genesis
-        let payload = try SubjectCipher.seal(try CandorJSON.encode(record), key: key, subjectId: subjectId)
-        let at = now
-        let hash = LedgerHash.entryHash(subjectId: subjectId, seq: seq, kind: kind, createdAt: at, prevHash: prevHash, payload: payload)
+        let hash = LedgerHash.entryHash(subjectId: subjectId, seq: seq, kind: entry.kind, createdAt: entry.createdAt, prevHash: prevHash, payload: entry.payload)
         try connection.execute(
             "INSERT INTO ledger_entries (subject_id, seq, kind, created_at, prev_hash, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            .text(subjectId), .int(seq), .text(kind), .int(at), .blob(prevHash), .blob(payload), .blob(hash))
+            .text(subjectId), .int(seq), .text(entry.kind), .int(entry.createdAt), .blob(prevHash), .blob(entry.payload), .blob(hash))
         if head == nil {
             try connection.execute("INSERT INTO ledger_heads (subject_id, seq, hash) VALUES (?, ?, ?)", .text(subjectId), .int(seq), .blob(hash))
         } else {
@@ -172,6 +182,13 @@ extension CandorStore {
 struct LedgerHead {
     var seq: Int64
     var hash: [UInt8]
+}
+
+/// A ledger entry sealed ahead of its transaction (see `sealLedgerEntry`).
+struct SealedLedgerEntry: Sendable {
+    var kind: String
+    var createdAt: Int64
+    var payload: [UInt8]
 }
 
 /// Reads `ledger_heads` in subject order, a page at a time, alongside the entries.

@@ -95,23 +95,40 @@ extension CandorStore {
     }
 
     /// Inside a transaction: the subject's status, key and ledger head in one query, or the right error
-    /// for an unknown or erased subject.
-    func liveSubject(_ connection: SQLConnection, _ id: String) throws -> LiveSubject {
+    /// for an unknown or erased subject. With `key` (read and unwrapped before the transaction, see
+    /// `writableSubjectKey`) the key is not read again: a live subject's key never changes.
+    func liveSubject(_ connection: SQLConnection, _ id: String, key knownKey: SymmetricKey? = nil) throws -> LiveSubject {
+        let keyColumn = knownKey == nil ? "k.wrapped_key" : "NULL"
+        let keyJoin = knownKey == nil ? " LEFT JOIN subject_keys k ON k.subject_id = s.id" : ""
         guard let row = try connection.queryOne(
             """
-            SELECT s.status, k.wrapped_key, h.seq, h.hash, s.has_objected, s.has_opted_out_of_sale FROM subjects s
-            LEFT JOIN subject_keys k ON k.subject_id = s.id LEFT JOIN ledger_heads h ON h.subject_id = s.id
-            WHERE s.id = ?\(database.dialect.lockSubject)
+            SELECT s.status, \(keyColumn), h.seq, h.hash, s.has_objected, s.has_opted_out_of_sale FROM subjects s\(keyJoin)
+            LEFT JOIN ledger_heads h ON h.subject_id = s.id WHERE s.id = ?\(database.dialect.lockSubject)
             """, .text(id))
         else {
             throw CandorError(.notFound, "no subject '\(id)'")
         }
         let status = SubjectStatus(rawValue: row.text(0)) ?? .active
         if status == .erased { throw CandorError(.gone, "subject '\(id)' was erased") }
-        guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
+        let key: SymmetricKey
+        if let knownKey { key = knownKey } else {
+            guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
+            key = try secrets.unwrapSubjectKey(row.blob(1), subjectId: id)
+        }
         let head = row.isNull(2) ? nil : LedgerHead(seq: row.int(2), hash: row.blob(3))
-        return LiveSubject(status: status, key: try secrets.unwrapSubjectKey(row.blob(1), subjectId: id), head: head,
-                           hasObjected: row.int(4) != 0, hasOptedOutOfSale: row.int(5) != 0)
+        return LiveSubject(status: status, key: key, head: head, hasObjected: row.int(4) != 0, hasOptedOutOfSale: row.int(5) != 0)
+    }
+
+    /// The key of a subject about to be written, read and unwrapped before the write's transaction so the
+    /// sealing can happen there too; not found and gone are answered here already.
+    func writableSubjectKey(_ id: String) async throws -> SymmetricKey {
+        let row = try await database.read { connection in
+            try connection.queryOne("SELECT s.status, k.wrapped_key FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = ?", .text(id))
+        }
+        guard let row else { throw CandorError(.notFound, "no subject '\(id)'") }
+        if row.text(0) == SubjectStatus.erased.rawValue { throw CandorError(.gone, "subject '\(id)' was erased") }
+        guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
+        return try secrets.unwrapSubjectKey(row.blob(1), subjectId: id)
     }
 
     // MARK: - Declarations and consents
@@ -123,28 +140,78 @@ extension CandorStore {
     }
 
     /// `declare`, naming the person as the actor when `selfService` and no principal (a portal correction).
+    ///
+    /// Everything that needs no lock — the subject's key, sealing the values, encoding and sealing the
+    /// ledger payload and the event — is done before the write, in parallel with other requests; the
+    /// transaction, which every write in the process waits on, only chains the ledger entry and runs SQL.
     func declare(subjectId: String, _ input: DeclarationInput, by principal: Principal?, selfService: Bool, idempotency: IdempotencyRequest?) async throws -> WriteOutcome<DeclarationReceipt> {
         if let replayed: WriteOutcome<DeclarationReceipt> = try await replay(principal, idempotency) { return replayed }
         let registry = self.registry
         let values = try DeclarationRules.validate(input, fields: registry.fields, purposes: registry.purposes).get()
-        let source = input.source ?? "api"
-        return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> DeclarationReceipt in
-            let subject = try self.liveSubject(connection, subjectId)
-            return try self.recordDeclaration(connection, subjectId: subjectId, subject: subject, values: values, input: input, source: source,
+        let key = try await writableSubjectKey(subjectId)
+        let prepared = try prepareDeclaration(subjectId: subjectId, key: key, values: values, input: input, source: input.source ?? "api",
                                               by: principal, selfService: selfService)
+        return try await write(principal, idempotency: idempotency, status: 201, subjectId: subjectId) { connection -> DeclarationReceipt in
+            let subject = try self.liveSubject(connection, subjectId, key: key)
+            return try self.applyDeclaration(connection, subjectId: subjectId, head: subject.head, prepared)
         }
     }
 
     /// Inside a transaction, on a locked live subject: the projection, ledger entry, audit row and event
-    /// of validated values (the one write path of every declaration: API, portal, surveys).
+    /// of validated values (the one write path of every declaration: API, portal, surveys, automations).
     func recordDeclaration(_ connection: SQLConnection, subjectId: String, subject: LiveSubject, values: [ValidatedValue], input: DeclarationInput,
                            source: String, by principal: Principal?, selfService: Bool) throws -> DeclarationReceipt {
+        let prepared = try prepareDeclaration(subjectId: subjectId, key: subject.key, values: values, input: input, source: source,
+                                              by: principal, selfService: selfService)
+        return try applyDeclaration(connection, subjectId: subjectId, head: subject.head, prepared)
+    }
+
+    /// A declaration's rows, sealed and encoded, ready for `applyDeclaration`.
+    struct PreparedDeclaration: Sendable {
+        struct ValueRow: Sendable {
+            var field: String
+            /// nil clears the field (a declared null).
+            var sealed: [UInt8]?
+            var notices: String
+        }
+        var declarationId: String
+        var at: Int64
+        var source: String
+        var collectionPoint: String?
+        var values: [ValidatedValue]
+        var rows: [ValueRow]
+        var ledger: SealedLedgerEntry
+        var audit: AuditRow
+        var event: OutboxRow
+    }
+
+    /// Builds and seals a declaration's rows under the subject's key; touches no database.
+    func prepareDeclaration(subjectId: String, key: SymmetricKey, values: [ValidatedValue], input: DeclarationInput, source: String,
+                            by principal: Principal?, selfService: Bool) throws -> PreparedDeclaration {
         let declarationId = Identifier.make("dcl")
         let at = self.now
-        for value in values {
-            if value.value == .null {
-                try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(subjectId), .text(value.field))
-            } else {
+        let rows = try values.map { value in
+            PreparedDeclaration.ValueRow(
+                field: value.field, sealed: value.value == .null ? nil : try Self.sealValue(value.value.jsonText, key: key, subjectId: subjectId),
+                notices: JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText)
+        }
+        let ledger = try sealLedgerEntry(subjectId: subjectId, key: key, kind: "declaration", record: LedgerRecord(
+            actor: Self.ledgerActor(principal, selfService: selfService), declarationId: declarationId, values: values, source: source,
+            collectionPoint: input.collectionPoint), at: at)
+        let audit = auditRow(principal, action: source == DeclarationSource.rectification.rawValue ? "declaration.rectify" : "declaration.create",
+                             subjectId: subjectId, fields: values.map(\.field), selfService: selfService, at: at)
+        let event = try outboxRow(type: "declaration.recorded", subjectId: subjectId, data: [
+            "declaration_id": .string(declarationId),
+            "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
+        ], key: key, at: at)
+        return PreparedDeclaration(declarationId: declarationId, at: at, source: source, collectionPoint: input.collectionPoint, values: values,
+                                   rows: rows, ledger: ledger, audit: audit, event: event)
+    }
+
+    /// Inside a transaction, on a locked live subject whose ledger head is `head`: writes a prepared declaration.
+    func applyDeclaration(_ connection: SQLConnection, subjectId: String, head: LedgerHead?, _ prepared: PreparedDeclaration) throws -> DeclarationReceipt {
+        for row in prepared.rows {
+            if let sealed = row.sealed {
                 try connection.execute(
                     """
                     INSERT INTO profile_values (subject_id, field, value, sealed, declared_at, declaration_id, source, collection_point, notices)
@@ -153,22 +220,18 @@ extension CandorStore {
                       declaration_id = excluded.declaration_id, source = excluded.source, collection_point = excluded.collection_point,
                       notices = excluded.notices
                     """,
-                    .text(subjectId), .text(value.field), .blob(try Self.sealValue(value.value.jsonText, key: subject.key, subjectId: subjectId)), .int(at), .text(declarationId),
-                    .text(source), .text(input.collectionPoint), .text(JSONValue.object(value.notices.mapValues { .number(Double($0)) }).jsonText))
+                    .text(subjectId), .text(row.field), .blob(sealed), .int(prepared.at), .text(prepared.declarationId),
+                    .text(prepared.source), .text(prepared.collectionPoint), .text(row.notices))
+            } else {
+                try connection.execute("DELETE FROM profile_values WHERE subject_id = ? AND field = ?", .text(subjectId), .text(row.field))
             }
         }
-        let ledger = try self.appendLedger(connection, subjectId: subjectId, key: subject.key, head: subject.head, kind: "declaration", record: LedgerRecord(
-            actor: Self.ledgerActor(principal, selfService: selfService), declarationId: declarationId, values: values, source: source, collectionPoint: input.collectionPoint))
-        let fieldKeys = values.map(\.field)
-        try self.audit(connection, principal, action: source == DeclarationSource.rectification.rawValue ? "declaration.rectify" : "declaration.create",
-                       subjectId: subjectId, fields: fieldKeys, selfService: selfService)
-        try self.emit(connection, type: "declaration.recorded", subjectId: subjectId, data: [
-            "declaration_id": .string(declarationId),
-            "values": .array(values.map { .object(["field": .string($0.field), "value": $0.value]) }),
-        ], key: subject.key)
+        let ledger = try appendLedger(connection, subjectId: subjectId, head: head, prepared.ledger)
+        try insertAudit(connection, prepared.audit)
+        try insertOutbox(connection, prepared.event)
         return DeclarationReceipt(
-            declarationId: declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(at), source: source,
-            collectionPoint: input.collectionPoint, values: values, ledger: ledger)
+            declarationId: prepared.declarationId, subjectId: subjectId, recordedAt: Timestamp.rfc3339(prepared.at), source: prepared.source,
+            collectionPoint: prepared.collectionPoint, values: prepared.values, ledger: ledger)
     }
 
     /// Grants or withdraws consent for one or more purposes; `selfService` names the person as the actor

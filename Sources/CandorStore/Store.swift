@@ -204,11 +204,20 @@ public final class CandorStore: Sendable {
     /// Appends an audit row inside a transaction. Without a principal the actor is the system (a
     /// scheduled job), or — with `selfService` — the person acting for themselves through the portal.
     func audit(_ connection: SQLConnection, _ principal: Principal?, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok", selfService: Bool = false) throws {
+        try insertAudit(connection, auditRow(principal, action: action, purpose: purpose, subjectId: subjectId, fields: fields, outcome: outcome, selfService: selfService, at: now))
+    }
+
+    /// An audit row made before its transaction (see `prepareDeclaration`).
+    func auditRow(_ principal: Principal?, action: String, purpose: String? = nil, subjectId: String? = nil, fields: [String] = [], outcome: String = "ok", selfService: Bool = false, at: Int64) -> AuditRow {
         let (actor, team) = principal.map { ($0.key.id, $0.team.key) } ?? (selfService ? ("subject", "self-service") : ("system", "system"))
+        return AuditRow(at: at, actor: actor, team: team, action: action, purpose: purpose, subjectId: subjectId,
+                        fields: JSONValue.array(fields.sorted().map(JSONValue.string)).jsonText, outcome: outcome)
+    }
+
+    func insertAudit(_ connection: SQLConnection, _ row: AuditRow) throws {
         try connection.execute(
             "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            .int(now), .text(actor), .text(team), .text(action), .text(purpose),
-            .text(subjectId), .text(JSONValue.array(fields.sorted().map(JSONValue.string)).jsonText), .text(outcome))
+            .int(row.at), .text(row.actor), .text(row.team), .text(row.action), .text(row.purpose), .text(row.subjectId), .text(row.fields), .text(row.outcome))
     }
 
     /// The actor a ledger entry names: the key, the person themselves (portal) or the system.
@@ -222,18 +231,30 @@ public final class CandorStore: Sendable {
     /// automation ever fires on an event it caused. Returns the event id.
     @discardableResult
     func emit(_ connection: SQLConnection, type: String, subjectId: String?, data: [String: JSONValue], key: SymmetricKey? = nil) throws -> String {
+        let subjectKey = try key ?? subjectId.flatMap { try optionalSubjectKey(connection, $0) }
+        let event = try outboxRow(type: type, subjectId: subjectId, data: data, key: subjectKey, at: now)
+        try insertOutbox(connection, event)
+        return event.eventId
+    }
+
+    /// An event built and sealed before its transaction (see `prepareDeclaration`). The automation chain
+    /// is a task-local, so it is read here, in the task, before any hop to the writer's thread.
+    func outboxRow(type: String, subjectId: String?, data: [String: JSONValue], key: SymmetricKey?, at: Int64) throws -> OutboxRow {
         let eventId = Identifier.make("evt")
         var payload: [String: JSONValue] = [
-            "id": .string(eventId), "type": .string(type), "occurred_at": .string(Timestamp.rfc3339(now)), "data": .object(data),
+            "id": .string(eventId), "type": .string(type), "occurred_at": .string(Timestamp.rfc3339(at)), "data": .object(data),
         ]
         if let subjectId { payload["subject_id"] = .string(subjectId) }
         let chain = Self.automationChain
         if !chain.isEmpty { payload["caused_by"] = .array(chain.map(JSONValue.string)) }
-        let subjectKey = try key ?? subjectId.flatMap { try optionalSubjectKey(connection, $0) }
+        return OutboxRow(eventId: eventId, type: type, subjectId: subjectId, createdAt: at,
+                         payload: try Self.sealPayload(JSONValue.object(payload).jsonText, key: key, subjectId: subjectId))
+    }
+
+    func insertOutbox(_ connection: SQLConnection, _ event: OutboxRow) throws {
         try connection.execute(
             "INSERT INTO outbox (subject_id, event_id, type, payload, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-            .text(subjectId), .text(eventId), .text(type), .text(try Self.sealPayload(JSONValue.object(payload).jsonText, key: subjectKey, subjectId: subjectId)), .int(now))
-        return eventId
+            .text(event.subjectId), .text(event.eventId), .text(event.type), .text(event.payload), .int(event.createdAt))
     }
 
     /// Events waiting in the outbox, oldest first (the delivery workers' queue).
@@ -260,4 +281,26 @@ public struct OutboxEvent: Sendable, Hashable {
     public var subjectId: String?
     /// The event as JSON (opened if it was sealed); nil once the subject was erased.
     public var payload: String?
+}
+
+/// An `audit_log` row, made before the transaction that inserts it.
+struct AuditRow: Sendable {
+    var at: Int64
+    var actor: String
+    var team: String
+    var action: String
+    var purpose: String?
+    var subjectId: String?
+    /// The JSON array of field keys.
+    var fields: String
+    var outcome: String
+}
+
+/// An `outbox` row, made (and, for a subject, sealed) before the transaction that inserts it.
+struct OutboxRow: Sendable {
+    var eventId: String
+    var type: String
+    var subjectId: String?
+    var createdAt: Int64
+    var payload: String
 }

@@ -44,6 +44,7 @@ struct IdentifierTimestampTests {
         (1_780_272_000_123, "2026-06-01T00:00:00.123Z"),
         (951_782_400_000, "2000-02-29T00:00:00.000Z"),
         (-1, "1969-12-31T23:59:59.999Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
     ])
     func formatsRFC3339(millis: Int64, text: String) {
         #expect(Timestamp.rfc3339(millis) == text)
