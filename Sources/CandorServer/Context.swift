@@ -162,7 +162,7 @@ struct RouteSupport: Sendable {
     func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try CandorJSON.encode(value))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try FastJSON.encode(value))))
     }
 
     /// Answers a write: the fresh result with `status`, or the first answer replayed.

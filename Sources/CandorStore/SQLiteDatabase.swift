@@ -62,8 +62,17 @@ public final class SQLiteDatabase: SQLDatabase {
     public func purgeFreedSpace() async throws {
         // Copy every WAL frame into the main file (where secure_delete zeroed erased cells) and
         // truncate the WAL, so no old page image of an erased subject survives in it.
-        _ = try await pool.writeWithoutTransaction { db in
-            try db.checkpoint(.truncate)
+        // SQLite answers SQLITE_BUSY at once, without waiting, while another connection checkpoints
+        // (the background copy, or another process's): wait for it to finish and try again.
+        var attempt = 0
+        while true {
+            do {
+                _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 200 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(25))
+            }
         }
     }
 

@@ -29,7 +29,7 @@ extension CandorStore {
     /// A ledger entry's sealed payload, made before the transaction that chains it: encoding and
     /// encryption then run in parallel, outside the single writer every write waits on.
     func sealLedgerEntry(subjectId: String, key: SymmetricKey, kind: String, record: LedgerRecord, at: Int64) throws -> SealedLedgerEntry {
-        SealedLedgerEntry(kind: kind, createdAt: at, payload: try SubjectCipher.seal(try CandorJSON.encode(record), key: key, subjectId: subjectId))
+        SealedLedgerEntry(kind: kind, createdAt: at, payload: try SubjectCipher.seal(try FastJSON.encode(record), key: key, subjectId: subjectId))
     }
 
     /// Chains a sealed entry onto the subject's head inside a transaction (the hash covers the previous

@@ -162,7 +162,7 @@ public final class CandorStore: Sendable {
                 try connection.execute(
                     "INSERT INTO idempotency (key_id, idem_key, request_hash, status, body, subject_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     .text(principal.key.id), .text(idempotency.key), .text(idempotency.requestHash), .int(Int64(status)),
-                    .blob(try Self.sealBody(Array(try CandorJSON.encode(storedAs?(result) ?? result)),
+                    .blob(try Self.sealBody(try FastJSON.encode(storedAs?(result) ?? result),
                                             key: try subjectId.flatMap { try self.optionalSubjectKey(connection, $0) }, subjectId: subjectId)),
                     .text(subjectId), .int(self.now))
             }

@@ -22,7 +22,6 @@ struct WALCheckpointTests {
                 for row in 0..<50 { try connection.execute("INSERT INTO t (id, body) VALUES (?, ?)", [.int(Int64(batch * 50 + row)), .text(body)]) }
             }
         }
-        #expect(size(path + "-wal") > 7_000_000)
 
         // Then, with no further write, the pages are copied into the main file within a few seconds
         let deadline = Date().addingTimeInterval(5)
