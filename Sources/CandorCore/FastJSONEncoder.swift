@@ -14,22 +14,17 @@ import Foundation
 public enum FastJSON {
     /// Encodes a value to JSON bytes.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let node = try encodeNode(value)
+        let slot = Slot()
+        try fill(slot, with: value, codingPath: [])
         var out = [UInt8]()
         out.reserveCapacity(256)
-        node.write(into: &out)
+        if slot.members == nil, slot.items == nil, slot.node == nil { out.append(contentsOf: "{}".utf8) } else { slot.write(into: &out) }
         return out
     }
 
     /// Encodes a value to a JSON string.
     public static func string<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encode(value), as: UTF8.self)
-    }
-
-    static func encodeNode<T: Encodable>(_ value: T) throws -> Node {
-        let slot = Slot()
-        try fill(slot, with: value, codingPath: [])
-        return slot.members == nil && slot.items == nil && slot.node == nil ? .object([:]) : slot.built
     }
 
     /// A JSON value as it will be written: numbers keep the text their type gives them.
@@ -40,18 +35,8 @@ public enum FastJSON {
         case string(String)
         case array([Node])
         case object([String: Node])
-
-        init(_ value: JSONValue) {
-            switch value {
-            case .null: self = .null
-            case .bool(let flag): self = .bool(flag)
-            case .number(let number):
-                self = .number(number.rounded() == number && abs(number) < 9e15 ? String(Int64(number)) : "\(number)")
-            case .string(let text): self = .string(text)
-            case .array(let items): self = .array(items.map(Node.init))
-            case .object(let members): self = .object(members.mapValues(Node.init))
-            }
-        }
+        /// A JSON value, written by its own byte writer.
+        case json(JSONValue)
 
         func write(into out: inout [UInt8]) {
             switch self {
@@ -66,6 +51,7 @@ public enum FastJSON {
                     item.write(into: &out)
                 }
                 out.append(UInt8(ascii: "]"))
+            case .json(let value): value.write(into: &out)
             case .object(let members):
                 out.append(UInt8(ascii: "{"))
                 for (index, key) in members.keys.sorted().enumerated() {
@@ -103,16 +89,36 @@ public enum FastJSON {
     /// Where a container puts what it encodes: one slot, filled by a single value, an object or an array.
     final class Slot {
         var node: Node?
-        var members: [String: Slot]?
+        /// Members in the order encoded; sorted (the last of equal keys wins) when written.
+        var members: [(key: String, slot: Slot)]?
         var items: [Slot]?
 
         init() {}
 
-        /// The finished value (containers are read back once the whole value is encoded).
-        var built: Node {
-            if let members { return .object(members.mapValues(\.built)) }
-            if let items { return .array(items.map(\.built)) }
-            return node ?? .null
+        func write(into out: inout [UInt8]) {
+            if let members {
+                out.append(UInt8(ascii: "{"))
+                var first = true
+                let sorted = members.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
+                for (index, member) in sorted.enumerated() {
+                    if index + 1 < sorted.count, sorted[index + 1].element.key == member.element.key { continue }
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    Node.writeString(member.element.key, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    member.element.slot.write(into: &out)
+                }
+                out.append(UInt8(ascii: "}"))
+            } else if let items {
+                out.append(UInt8(ascii: "["))
+                for (index, item) in items.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    item.write(into: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            } else {
+                (node ?? .null).write(into: &out)
+            }
         }
     }
 
@@ -127,7 +133,7 @@ public enum FastJSON {
         }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-            if slot.members == nil { slot.members = [:] }
+            if slot.members == nil { slot.members = [] }
             return KeyedEncodingContainer(Keyed<Key>(slot: slot, codingPath: codingPath))
         }
 
@@ -143,7 +149,7 @@ public enum FastJSON {
     static func fill<T: Encodable>(_ slot: Slot, with value: T, codingPath: [any CodingKey]) throws {
         // Metatype comparisons, not casts: this runs for every nested value.
         if T.self == String.self { slot.node = .string(value as! String) }
-        else if T.self == JSONValue.self { slot.node = Node(value as! JSONValue) }
+        else if T.self == JSONValue.self { slot.node = .json(value as! JSONValue) }
         else if T.self == Int.self { slot.node = .number(String(value as! Int)) }
         else if T.self == Int64.self { slot.node = .number(String(value as! Int64)) }
         else if T.self == Bool.self { slot.node = .bool(value as! Bool) }
@@ -168,7 +174,7 @@ public enum FastJSON {
 
         private func child(_ key: Key) -> Slot {
             let child = Slot()
-            slot.members![key.stringValue] = child
+            slot.members!.append((key.stringValue, child))
             return child
         }
 
@@ -191,7 +197,7 @@ public enum FastJSON {
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             let nested = child(key)
-            nested.members = [:]
+            nested.members = []
             return KeyedEncodingContainer(Keyed<NestedKey>(slot: nested, codingPath: codingPath + [key]))
         }
 
@@ -203,7 +209,7 @@ public enum FastJSON {
 
         mutating func superEncoder() -> any Encoder {
             let nested = Slot()
-            slot.members!["super"] = nested
+            slot.members!.append(("super", nested))
             return TreeEncoder(codingPath: codingPath, slot: nested)
         }
 
@@ -242,7 +248,7 @@ public enum FastJSON {
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             let nested = next()
-            nested.members = [:]
+            nested.members = []
             return KeyedEncodingContainer(Keyed<NestedKey>(slot: nested, codingPath: codingPath))
         }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Opaque, time-ordered identifiers with a type prefix (`sub_…`, `dcl_…`).
 ///
@@ -9,29 +12,31 @@ public enum Identifier {
 
     /// Makes a new identifier with the given prefix, e.g. `make("sub")` → `sub_01jd…`.
     public static func make(_ prefix: String, at date: Date = Date()) -> String {
-        var body = [Character]()
-        body.reserveCapacity(26)
         var millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var timePart = [Character](repeating: "0", count: 10)
-        for index in stride(from: 9, through: 0, by: -1) {
-            timePart[index] = alphabet[Int(millis & 31)]
-            millis >>= 5
+        let random = RandomBytes.next(10)
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + 27) { buffer in
+            var at = 0
+            for byte in prefix.utf8 { buffer[at] = byte; at += 1 }
+            buffer[at] = UInt8(ascii: "_")
+            at += 1
+            for index in stride(from: at + 9, through: at, by: -1) {
+                buffer[index] = alphabetBytes[Int(millis & 31)]
+                millis >>= 5
+            }
+            at += 10
+            // 80 random bits, five to a character.
+            var bits: UInt64 = 0, held = 0, next = 0
+            for _ in 0..<16 {
+                if held < 5 { bits = bits << 8 | UInt64(random[next]); next += 1; held += 8 }
+                held -= 5
+                buffer[at] = alphabetBytes[Int((bits >> UInt64(held)) & 31)]
+                at += 1
+            }
+            return at
         }
-        body.append(contentsOf: timePart)
-        // 80 random bits from two draws (each draw is a system call), five bits per character.
-        var generator = SystemRandomNumberGenerator()
-        var random = generator.next() as UInt64
-        for _ in 0..<12 {
-            body.append(alphabet[Int(random & 31)])
-            random >>= 5
-        }
-        random = generator.next()
-        for _ in 0..<4 {
-            body.append(alphabet[Int(random & 31)])
-            random >>= 5
-        }
-        return prefix + "_" + String(body)
     }
+
+    static let alphabetBytes = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
 
     /// Whether a string looks like an identifier of the given prefix (guards lookups against junk).
     public static func isWellFormed(_ id: String, prefix: String) -> Bool {
@@ -114,4 +119,55 @@ public protocol CandorClock: Sendable {
 public struct SystemClock: CandorClock {
     public init() {}
     public func nowMillis() -> Int64 { Timestamp.millis(Date()) }
+}
+
+/// Random bytes from the kernel's CSPRNG, fetched 4 KiB at a time.
+///
+/// `SystemRandomNumberGenerator` makes one `getrandom` system call per 8 bytes; every write needs
+/// several identifiers and nonces, and those calls showed up on the write path. The bytes are the
+/// kernel's either way; they only wait in this buffer (the process never forks).
+public enum RandomBytes {
+    private static let pool = RandomPool()
+
+    /// `count` random bytes (at most 4,096 at a time).
+    public static func next(_ count: Int) -> [UInt8] { pool.take(count) }
+
+    /// A random 64-bit number.
+    public static func nextUInt64() -> UInt64 {
+        pool.take(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    }
+}
+
+final class RandomPool: @unchecked Sendable {
+    private var buffer = [UInt8](repeating: 0, count: 4096)
+    private var used = 4096
+    private let lock = NSLock()
+    private let urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+    func take(_ count: Int) -> [UInt8] {
+        precondition(count <= buffer.count)
+        lock.lock()
+        defer { lock.unlock() }
+        if used + count > buffer.count {
+            // One read of the kernel's CSPRNG per 4 KiB; word by word from the system generator if the
+            // device cannot be read.
+            let filled = buffer.withUnsafeMutableBytes { bytes -> Int in
+                guard urandom >= 0 else { return -1 }
+                return read(urandom, bytes.baseAddress, bytes.count)
+            }
+            if filled != buffer.count {
+                var generator = SystemRandomNumberGenerator()
+                for index in stride(from: 0, to: buffer.count, by: 8) {
+                    withUnsafeBytes(of: generator.next() as UInt64) { buffer.replaceSubrange(index..<index + 8, with: $0) }
+                }
+            }
+            used = 0
+        }
+        defer {
+            // Bytes handed out are wiped from the buffer.
+            for index in used..<used + count { buffer[index] = 0 }
+            used += count
+        }
+        return Array(buffer[used..<used + count])
+    }
 }

@@ -58,54 +58,38 @@ extension JSONValue {
     /// directly. Values are serialized on every write (profile values, audit fields, events), where
     /// Foundation's generic encoder costs more than the database work.
     public var jsonText: String {
-        var out = ""
+        var out = [UInt8]()
+        out.reserveCapacity(64)
         write(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func write(into out: inout String) {
+    /// Writes the compact JSON bytes (bytes, not a String: appending to a String scalar by scalar
+    /// cost more than everything else on a declaration's path).
+    func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value):
-            if value.rounded() == value, abs(value) < 9e15 { out += String(Int64(value)) } else { out += "\(value)" }
-        case .string(let value): Self.writeString(value, into: &out)
+            if value.rounded() == value, abs(value) < 9e15 { out.append(contentsOf: String(Int64(value)).utf8) } else { out.append(contentsOf: "\(value)".utf8) }
+        case .string(let value): FastJSON.Node.writeString(value, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
-                Self.writeString(key, into: &out)
-                out += ":"
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                FastJSON.Node.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
                 members[key]!.write(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
-    }
-
-    static func writeString(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }
 

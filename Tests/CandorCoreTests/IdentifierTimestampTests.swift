@@ -68,4 +68,17 @@ struct IdentifierTimestampTests {
         #expect(Timestamp.parse("2026-06-01") == nil)
         #expect(Timestamp.parse("yesterday") == nil)
     }
+
+    @Test("Buffered random bytes look random across refills and never repeat a draw")
+    func randomBytes() {
+        // 3 × 4 KiB crosses two refills of the pool.
+        let draws = (0..<1_000).map { _ in RandomBytes.next(12) }
+        #expect(Set(draws).count == draws.count)
+        let bytes = draws.flatMap { $0 }
+        #expect(Set(bytes).count == 256)
+        // Each bit is set about half the time (12,000 bytes: 96,000 bits, expected 48,000 ± ~500).
+        let ones = bytes.reduce(0) { $0 + $1.nonzeroBitCount }
+        #expect((46_000...50_000).contains(ones))
+        #expect(RandomBytes.nextUInt64() != RandomBytes.nextUInt64())
+    }
 }
