@@ -119,18 +119,6 @@ extension CandorStore {
         return LiveSubject(status: status, key: key, head: head, hasObjected: row.int(4) != 0, hasOptedOutOfSale: row.int(5) != 0)
     }
 
-    /// The key of a subject about to be written, read and unwrapped before the write's transaction so the
-    /// sealing can happen there too; not found and gone are answered here already.
-    func writableSubjectKey(_ id: String) async throws -> SymmetricKey {
-        let row = try await database.read { connection in
-            try connection.queryOne("SELECT s.status, k.wrapped_key FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id = ?", .text(id))
-        }
-        guard let row else { throw CandorError(.notFound, "no subject '\(id)'") }
-        if row.text(0) == SubjectStatus.erased.rawValue { throw CandorError(.gone, "subject '\(id)' was erased") }
-        guard !row.isNull(1) else { throw CandorStoreError.corrupt("subject \(id) has no key") }
-        return try secrets.unwrapSubjectKey(row.blob(1), subjectId: id)
-    }
-
     // MARK: - Declarations and consents
 
     /// Records a declaration of one or more values: projection, ledger entry, audit and event in one

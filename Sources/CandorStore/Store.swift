@@ -79,6 +79,8 @@ public final class CandorStore: Sendable {
     let activationCache = Locked(ActivationCache())
     /// The log of uncapped decisions, written in batches off the answer's path (Activation/DecisionJournal.swift).
     let decisionJournal = DecisionJournal()
+    /// Batched reads of the keys of subjects about to be written (SubjectKeyReader.swift).
+    let subjectKeyReader = SubjectKeyReader()
     let logger: Logger
     /// Whether special-category fields may be registered (an explicit installation setting).
     public let allowSpecialCategory: Bool

@@ -44,6 +44,51 @@ extension StoreContractTests {
         }
     }
 
+    @Test("Concurrent declarations for many people, some erased or unknown: each gets its own answer", arguments: Backend.available)
+    func concurrentMixedSubjects(backend: Backend) async throws {
+        try await Harness.with(backend) { h in
+            // Given 20 people, one of them erased, and an id nobody has
+            var people = [String]()
+            for _ in 0..<20 { people.append(try await h.newSubject()) }
+            let erased = people.removeLast()
+            _ = try await h.store.erase(subjectId: erased, by: h.principal)
+            let unknown = Identifier.make("sub")
+
+            // When 150 declarations arrive at once, so the subjects' keys are read together
+            enum Answer: Equatable { case recorded(String), gone, notFound }
+            let targets = (0..<150).map { index in index % 10 == 3 ? erased : index % 10 == 7 ? unknown : people[index % people.count] }
+            let answers = try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
+                for (index, target) in targets.enumerated() {
+                    group.addTask {
+                        do {
+                            let receipt = try await h.declare(target, ["shoe_size": .number(Double(30 + index % 20))]).freshValue
+                            return (index, .recorded(receipt?.subjectId ?? ""))
+                        } catch let error as CandorError where error.kind == .gone { return (index, .gone) }
+                        catch let error as CandorError where error.kind == .notFound { return (index, .notFound) }
+                    }
+                }
+                var answers = [Int: Answer]()
+                for try await (index, answer) in group { answers[index] = answer }
+                return answers
+            }
+
+            // Then each request got the answer for its own subject
+            for (index, target) in targets.enumerated() {
+                let expected: Answer = target == erased ? .gone : target == unknown ? .notFound : .recorded(target)
+                #expect(answers[index] == expected, "request \(index)")
+            }
+            // And every recorded one is in its person's chain, which verifies
+            let recorded = targets.filter { $0 != erased && $0 != unknown }.count
+            let entries = try await h.store.count("ledger_entries")
+            let report = try await h.store.verifyLedger()
+            #expect(report.isIntact)
+            #expect(report.entries == entries)
+            var declared = 0
+            for person in people { declared += try await h.store.chain(subjectId: person).entries.filter { $0.kind == "declaration" }.count }
+            #expect(declared == recorded)
+        }
+    }
+
     @Test("Concurrent creations with the same external id: exactly one wins", arguments: Backend.available)
     func concurrentConflicts(backend: Backend) async throws {
         try await Harness.with(backend) { h in
