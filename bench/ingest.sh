@@ -33,6 +33,10 @@ port=$(free_port); serve "$work/sqlite" "$port"
 read -r b_rps b_p50 b_p99 b_bad < <(CANDOR_IDS="$work/ids-sqlite.txt" CANDOR_KEY=$(key_of "$work/sqlite/demo-keys.json" admin) load -s bench/declare.lua "http://127.0.0.1:$port")
 echo "== (d) hello-world route of the same server"
 read -r d_rps d_p50 d_p99 d_bad < <(load "http://127.0.0.1:$port/healthz")
+echo "== (b') declarations again, with the segment index loaded (every write then also refreshes it)"
+curl -sf -X POST -H "Authorization: Bearer $(key_of "$work/sqlite/demo-keys.json" admin)" -H 'Content-Type: application/json' \
+  -d '{"rule":"set(shoe_size)"}' "http://127.0.0.1:$port/v1/segments/count" >/dev/null
+read -r bi_rps bi_p50 bi_p99 bi_bad < <(CANDOR_IDS="$work/ids-sqlite.txt" CANDOR_KEY=$(key_of "$work/sqlite/demo-keys.json" admin) load -s bench/declare.lua "http://127.0.0.1:$port")
 "$bin" ledger verify --data-dir "$work/sqlite" | sed 's/^/after load: /'
 stop_last_server
 
@@ -43,13 +47,14 @@ port=$(free_port); serve "$work/pg" "$port" --database-url "$pgurl"
 read -r c_rps c_p50 c_p99 c_bad < <(CANDOR_IDS="$work/ids-pg.txt" CANDOR_KEY=$(key_of "$work/pg/demo-keys.json" admin) load -s bench/declare.lua "http://127.0.0.1:$port")
 stop_last_server
 
-python3 - "$raw_single" "$raw_batch" "$b_rps" "$b_p50" "$b_p99" "$b_bad" "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$d_rps" "$d_p50" "$d_p99" <<'PY'
+python3 - "$raw_single" "$raw_batch" "$b_rps" "$b_p50" "$b_p99" "$b_bad" "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$d_rps" "$d_p50" "$d_p99" "$bi_rps" "$bi_p50" "$bi_p99" "$bi_bad" <<'PY'
 import sys
-raw, batch, b, b50, b99, bbad, c, c50, c99, cbad, d, d50, d99 = map(float, sys.argv[1:])
+raw, batch, b, b50, b99, bbad, c, c50, c99, cbad, d, d50, d99, bi, bi50, bi99, bibad = map(float, sys.argv[1:])
 print()
 print("ingest benchmark (64 clients, wrk -t2 -c64, server and load generator share the machine)")
 print(f"  (a) raw SQLite single-row durable tx/s  {raw:10.0f}   batched rows/s {batch:10.0f}")
 print(f"  (b) HTTP declarations/s on SQLite       {b:10.0f}   p50 {b50:.2f} ms  p99 {b99:.2f} ms  non-2xx {bbad:.0f}")
+print(f"  (b') the same, segment index loaded     {bi:10.0f}   p50 {bi50:.2f} ms  p99 {bi99:.2f} ms  non-2xx {bibad:.0f}")
 print(f"  (c) HTTP declarations/s on PostgreSQL   {c:10.0f}   p50 {c50:.2f} ms  p99 {c99:.2f} ms  non-2xx {cbad:.0f}")
 print(f"  (d) hello-world route requests/s        {d:10.0f}   p50 {d50:.2f} ms  p99 {d99:.2f} ms")
 print(f"  b/a = {b/raw:.2f}   (target >= 2)")
