@@ -27,14 +27,12 @@ public enum FastJSON {
         String(decoding: try encode(value), as: UTF8.self)
     }
 
-    /// A JSON value as it will be written: numbers keep the text their type gives them.
-    indirect enum Node {
+    /// A scalar as it will be written (numbers keep the text their type gives them), or a JSON value.
+    enum Node {
         case null
         case bool(Bool)
         case number(String)
         case string(String)
-        case array([Node])
-        case object([String: Node])
         /// A JSON value, written by its own byte writer.
         case json(JSONValue)
 
@@ -44,23 +42,7 @@ public enum FastJSON {
             case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
             case .number(let text): out.append(contentsOf: text.utf8)
             case .string(let text): Self.writeString(text, into: &out)
-            case .array(let items):
-                out.append(UInt8(ascii: "["))
-                for (index, item) in items.enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: ",")) }
-                    item.write(into: &out)
-                }
-                out.append(UInt8(ascii: "]"))
             case .json(let value): value.write(into: &out)
-            case .object(let members):
-                out.append(UInt8(ascii: "{"))
-                for (index, key) in members.keys.sorted().enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: ",")) }
-                    Self.writeString(key, into: &out)
-                    out.append(UInt8(ascii: ":"))
-                    members[key]!.write(into: &out)
-                }
-                out.append(UInt8(ascii: "}"))
             }
         }
 
