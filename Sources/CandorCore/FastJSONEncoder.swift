@@ -41,31 +41,41 @@ public enum FastJSON {
             case .null: out.append(contentsOf: "null".utf8)
             case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
             case .number(let text): out.append(contentsOf: text.utf8)
-            case .string(let text): Self.writeString(text, into: &out)
+            case .string(let text): FastJSON.writeString(text, into: &out)
             case .json(let value): value.write(into: &out)
             }
         }
+    }
 
-        /// Escapes as Foundation does with `.withoutEscapingSlashes`: quote, backslash and control characters.
-        static func writeString(_ text: String, into out: inout [UInt8]) {
-            out.append(UInt8(ascii: "\""))
-            for byte in text.utf8 {
+    /// Writes a JSON string, escaped as Foundation does with `.withoutEscapingSlashes`: quote, backslash
+    /// and control characters. Runs without anything to escape are copied whole.
+    public static func writeString(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { utf8 in
+            var run = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
+                run = index + 1
+                out.append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-                case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-                case 0..<0x20:
+                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "f"))
+                default:
                     let hex = Array("0123456789abcdef".utf8)
-                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-                default: out.append(byte)
+                    out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
                 }
             }
-            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<utf8.count]))
         }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Where a container puts what it encodes: one slot, filled by a single value, an object or an array.
@@ -86,7 +96,7 @@ public enum FastJSON {
                     if index + 1 < sorted.count, sorted[index + 1].element.key == member.element.key { continue }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
-                    Node.writeString(member.element.key, into: &out)
+                    FastJSON.writeString(member.element.key, into: &out)
                     out.append(UInt8(ascii: ":"))
                     member.element.slot.write(into: &out)
                 }

@@ -72,7 +72,7 @@ extension JSONValue {
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value):
             if value.rounded() == value, abs(value) < 9e15 { out.append(contentsOf: String(Int64(value)).utf8) } else { out.append(contentsOf: "\(value)".utf8) }
-        case .string(let value): FastJSON.Node.writeString(value, into: &out)
+        case .string(let value): FastJSON.writeString(value, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
@@ -84,7 +84,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                FastJSON.Node.writeString(key, into: &out)
+                FastJSON.writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
                 members[key]!.write(into: &out)
             }
