@@ -66,7 +66,7 @@ extension JSONValue {
 
     /// Writes the compact JSON bytes (bytes, not a String: appending to a String scalar by scalar
     /// cost more than everything else on a declaration's path).
-    func write(into out: inout [UInt8]) {
+    public func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)

@@ -73,8 +73,13 @@ struct ActivationRoutes {
         }
         group.post("decide") { request, context in
             let principal = try support.principal(context, .read)
-            let (input, _) = try await support.decode(DecideInput.self, from: request)
-            return try support.json(try await store.decide(input, by: principal))
+            // A well-formed request is read by the fast JSON parser; anything else by the decoder, for its problem.
+            let body = try await support.jsonBody(request)
+            let input = try JSONValue.parse(String(buffer: body)).flatMap(DecideInput.init(parsed:)) ?? support.decode(DecideInput.self, from: body)
+            // Written directly (`Decision.jsonBytes`), not through the generic encoder: this is the hot path.
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try await store.decide(input, by: principal).jsonBytes)))
         }
         group.post("decisions/:id/outcomes") { request, context in
             let principal = try support.principal(context, .read)

@@ -5,7 +5,14 @@ fixture; refused input is shown to change nothing."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import time
+
+import pytest
+
+from conftest import CANDOR_BIN
 
 RULE = 'interests has "climbing" and consent("offers")'
 
@@ -163,3 +170,34 @@ def test_an_offer_is_changed_in_place_and_the_next_decision_uses_it(api):
     support = api.call("POST", "/v1/decide", key="support", json_body={"subject_id": sid, "placement": "support", "limit": 20}, expect=200).json()
     routed = next(o for o in support["offers"] if o["offer_id"] == generic_id)
     assert routed["title"] == "Talk to an advisor" and routed["route"] == {"advisor": "maya"}
+
+
+def test_an_erasure_by_another_process_reaches_decisions_within_the_poll_bound(api, server):
+    """Decisions answer from the node's in-memory projection; a write by another process (here the
+    `candor erase` command on the same SQLite file) reaches it by the outbox poll (200 ms), not at once."""
+    if server.backend != "sqlite":
+        pytest.skip("another process on the same database file is the SQLite case; PostgreSQL nodes are tested in Swift")
+    _, offer_id, _ = catalog(api)
+    decide = {"subject_id": None, "placement": "onsite", "limit": 20}
+    # Someone outside the holdout, so the decision before the erasure is personal.
+    for _ in range(20):
+        sid = person(api, ["climbing"], grant=True)
+        before = api.call("POST", "/v1/decide", key="sales", json_body={**decide, "subject_id": sid}, expect=200).json()
+        if before["arm"] == "personalized":
+            break
+    assert before["personalized"] is True and offer_id in [o["offer_id"] for o in before["offers"]]
+    # Warm: the projection answers (the first decision may have read the database while it loaded).
+    api.call("POST", "/v1/segments/count", json_body={"rule": RULE}, expect=200)
+    erased = subprocess.run([CANDOR_BIN, "erase", "--data-dir", str(server.data_dir), sid], capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("CANDOR_")})
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    done = time.monotonic()
+    while True:
+        after = api.call("POST", "/v1/decide", key="sales", json_body={**decide, "subject_id": sid}, expect=200).json()
+        if after["arm"] == "excluded" or time.monotonic() - done > 5:
+            break
+        time.sleep(0.02)
+    lag = time.monotonic() - done
+    assert after["arm"] == "excluded" and after["personalized"] is False, after
+    assert "climbing" not in str(after) and all("because" not in o for o in after["offers"])
+    assert lag < 2, f"decisions followed the erasure after {lag:.2f} s (poll interval 200 ms)"

@@ -13,10 +13,13 @@ public enum OfferRanking: String, Codable, Sendable, CaseIterable {
 /// What a decision needs besides the person: the live catalog with its rules compiled, and what each
 /// offer earned so far. Decisions are the hot path, so neither is read from the database per request.
 ///
-/// The catalog is dropped whenever this node writes an offer or a segment, and is otherwise reloaded
-/// after `catalogLifetime`, which bounds how long another node's new offer takes to appear here.
+/// The catalog is dropped whenever this node writes an offer or a segment (the next decision waits for
+/// it to be read again), and is otherwise reloaded in the background once it is older than
+/// `catalogLifetime`: decisions keep using the one in hand meanwhile, so a slow read (the database busy
+/// with a WAL checkpoint, say) never holds them up, and one reload runs, not one per waiting decision.
+/// Another node's new offer appears here within `catalogLifetime` plus one read.
 /// Offer records count this node's own decisions and conversions as they happen and are reloaded from
-/// the database every `recordLifetime`, which folds in the other nodes' counts.
+/// the database (in the background) every `recordLifetime`, which folds in the other nodes' counts.
 struct ActivationCache: Sendable {
     struct Catalog: Sendable {
         var offers: [Offer]
@@ -29,37 +32,103 @@ struct ActivationCache: Sendable {
     static let recordLifetime: Duration = .seconds(60)
 
     var catalog: Catalog?
+    /// Counts this node's catalog changes, so a reload that read before a change never stores its result after it.
+    var generation = 0
+    var refreshing = false
     var records: [String: ArmRecord]?
     var recordsLoadedAt: ContinuousClock.Instant?
+    var refreshingRecords = false
+    var firstRecordsLoad: Task<[String: ArmRecord], Error>?
 }
 
 extension CandorStore {
-    /// The live catalog with compiled rules, from memory when fresh.
+    /// The live catalog with compiled rules: from memory, or read now when this node dropped it.
     func activationCatalog() async throws -> ActivationCache.Catalog {
-        let clock = ContinuousClock()
-        if let catalog = activationCache.withLock({ $0.catalog }), clock.now - catalog.loadedAt < ActivationCache.catalogLifetime { return catalog }
+        if let catalog = cachedActivationCatalog() { return catalog }
+        return try await loadActivationCatalog()
+    }
+
+    /// The catalog in memory, without suspending; a stale one starts a single background reload and is
+    /// used until that lands. Nil when this node dropped it (after changing an offer or a segment).
+    func cachedActivationCatalog() -> ActivationCache.Catalog? {
+        let now = ContinuousClock().now
+        let (catalog, reload) = activationCache.withLock { cache -> (ActivationCache.Catalog?, Bool) in
+            guard let catalog = cache.catalog else { return (nil, false) }
+            guard now - catalog.loadedAt >= ActivationCache.catalogLifetime, !cache.refreshing else { return (catalog, false) }
+            cache.refreshing = true
+            return (catalog, true)
+        }
+        if reload {
+            Task { [weak self] in
+                guard let self else { return }
+                defer { self.activationCache.withLock { $0.refreshing = false } }
+                do { _ = try await self.loadActivationCatalog() } catch {
+                    self.logger.warning("offer catalog reload failed; decisions keep the one in memory", metadata: ["error": "\(type(of: error))"])
+                }
+            }
+        }
+        return catalog
+    }
+
+    /// Reads the catalog and compiles its rules; stored unless this node changed it meanwhile.
+    private func loadActivationCatalog() async throws -> ActivationCache.Catalog {
+        let generation = activationCache.withLock { $0.generation }
         let (bodies, ruleTexts) = try await database.read { connection in
             (try connection.query("SELECT body FROM offers ORDER BY created_at, id", []).map { $0.text(0) },
              try connection.query("SELECT id, rule FROM segments", []).map { ($0.text(0), $0.text(1)) })
         }
         var rules = [String: SegmentExpr]()
         for (id, text) in ruleTexts { rules[id] = try? compileRule(text) }
-        let catalog = ActivationCache.Catalog(offers: try bodies.map { try CandorJSON.decode(Offer.self, from: $0) }, rules: rules, loadedAt: clock.now)
-        activationCache.withLock { $0.catalog = catalog }
+        let catalog = ActivationCache.Catalog(offers: try bodies.map { try CandorJSON.decode(Offer.self, from: $0) }, rules: rules, loadedAt: ContinuousClock().now)
+        activationCache.withLock { if $0.generation == generation { $0.catalog = catalog } }
         return catalog
     }
 
     /// Forgets the catalog after this node changed an offer or a segment, so its next decision sees it.
     func invalidateActivationCatalog() {
-        activationCache.withLock { $0.catalog = nil }
+        activationCache.withLock {
+            $0.catalog = nil
+            $0.generation += 1
+        }
     }
 
     /// What each offer earned: trials are the times it was issued in a decision, successes the
-    /// decisions of it that converted.
+    /// decisions of it that converted. Only the first use waits for the read; afterwards records older
+    /// than `recordLifetime` are reloaded in the background (one reload, not one per decision — the
+    /// counts scan every issue ever made) while decisions use the ones in hand, which count this
+    /// node's own issues and conversions as they happen.
     func offerRecords() async throws -> [String: ArmRecord] {
-        let clock = ContinuousClock()
-        if let (records, at) = activationCache.withLock({ cache in cache.records.map { ($0, cache.recordsLoadedAt!) } }),
-           clock.now - at < ActivationCache.recordLifetime { return records }
+        let now = ContinuousClock().now
+        let (records, reload) = activationCache.withLock { cache -> ([String: ArmRecord]?, Bool) in
+            guard let records = cache.records, let at = cache.recordsLoadedAt else { return (nil, false) }
+            guard now - at >= ActivationCache.recordLifetime, !cache.refreshingRecords else { return (records, false) }
+            cache.refreshingRecords = true
+            return (records, true)
+        }
+        if reload {
+            Task { [weak self] in
+                guard let self else { return }
+                defer { self.activationCache.withLock { $0.refreshingRecords = false } }
+                do { _ = try await self.loadOfferRecords() } catch {
+                    self.logger.warning("offer records reload failed; decisions keep the ones in memory", metadata: ["error": "\(type(of: error))"])
+                }
+            }
+        }
+        if let records { return records }
+        // The first use: every decision arriving meanwhile waits for the same read, not a read of its own.
+        let load = activationCache.withLock { cache -> Task<[String: ArmRecord], Error> in
+            if let running = cache.firstRecordsLoad { return running }
+            let task = Task { [self] in
+                defer { self.activationCache.withLock { $0.firstRecordsLoad = nil } }
+                return try await self.loadOfferRecords()
+            }
+            cache.firstRecordsLoad = task
+            return task
+        }
+        return try await load.value
+    }
+
+    private func loadOfferRecords() async throws -> [String: ArmRecord] {
         let loaded = try await database.read { connection -> [String: ArmRecord] in
             var out = [String: ArmRecord]()
             for row in try connection.query("SELECT offer_id, count(*) FROM offer_issues GROUP BY offer_id", []) {
@@ -72,7 +141,7 @@ extension CandorStore {
         }
         activationCache.withLock {
             $0.records = loaded
-            $0.recordsLoadedAt = clock.now
+            $0.recordsLoadedAt = ContinuousClock().now
         }
         return loaded
     }

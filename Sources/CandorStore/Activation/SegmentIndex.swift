@@ -30,6 +30,11 @@ public struct SegmentIndex: Sendable {
     /// dictionary of records per person cost a few hundred bytes each, most of the index at a million people.
     var granted: [String: Bitmap] = [:]
     var grantExpiry: [String: [Int: Int64]] = [:]
+    /// What decisions read per person, changed in the same `apply` as everything above.
+    var people = DecisionProjection()
+    /// Whether `people` may answer decisions: true once the index was loaded whole, false after a refresh
+    /// failed or while a reload is pending (then decisions read the database).
+    var servesDecisions = false
 
     public init() {}
 
@@ -61,6 +66,7 @@ public struct SegmentIndex: Sendable {
         for key in expiring.compactMap({ $0.value[o] != nil ? $0.key : nil }) { expiring[key]![o] = nil }
         Self.clear(o, in: &granted)
         for key in grantExpiry.compactMap({ $0.value[o] != nil ? $0.key : nil }) { grantExpiry[key]![o] = nil }
+        people.set(o, profile)
         guard let profile, profile.status != .erased else { return }
         if profile.status == .active { active.insert(o) }
         if profile.hasObjected { objected.insert(o) }
@@ -229,6 +235,7 @@ extension SegmentIndex {
         for column in ordered.values { bytes += column.count * 8 }
         for column in declaredAt.values { bytes += column.count * 8 }
         bytes += ordinals.estimatedBytes
+        bytes += people.estimatedBytes
         for map in granted.values { bytes += map.words.count * 8 }
         for column in grantExpiry.values { bytes += column.count * 32 }
         return bytes

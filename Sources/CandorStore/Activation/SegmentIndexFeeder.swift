@@ -18,6 +18,8 @@ actor SegmentIndexFeeder {
     /// The index, read under its lock by counts (which never wait for the feeder).
     nonisolated let index = Locked(SegmentIndex())
     nonisolated let started = Locked(false)
+    /// Whether a background load, started by a decision that found the projection unusable, is running.
+    nonisolated let reviving = Locked(false)
     private var loaded = false
     private var pending = Set<String>()
     private var wantsPoll = false
@@ -80,7 +82,9 @@ actor SegmentIndexFeeder {
             waiters = []
             for waiter in failed { waiter.1.resume(throwing: error) }
             applied = requested
-            // Whatever was in flight is lost; the next use rebuilds from the tables.
+            // Whatever was in flight is lost; the next use rebuilds from the tables. Until then decisions
+            // read the database: the projection may have missed a committed change (a withdrawal).
+            index.withLock { $0.servesDecisions = false }
             loaded = false
             pollTask?.cancel()
             throw error
@@ -97,8 +101,13 @@ actor SegmentIndexFeeder {
         try await store.forEachSegmentProfilePage { page in
             for profile in page { fresh.apply(profile.subjectId, profile, purposes: purposes, now: now) }
         }
+        fresh.people.trim()
+        fresh.servesDecisions = true
+        let (people, indexBytes, decisionBytes) = (fresh.subjectCount, fresh.estimatedBytes, fresh.people.estimatedBytes)
         index.withLock { $0 = fresh }
         Self.returnFreedMemory()
+        // Sizes only (read by bench/decide.sh): nothing about any person.
+        store.logger.info("segment index loaded", metadata: ["people": "\(people)", "index_bytes": "\(indexBytes)", "decision_projection_bytes": "\(decisionBytes)"])
     }
 
     /// The pages of decoded projections are freed once the index is built; glibc keeps such memory
@@ -149,6 +158,7 @@ actor SegmentIndexFeeder {
     /// Rebuilds the index from the tables on the next sync (after changes that emit no events).
     func reload(store: CandorStore) async throws {
         guard loaded else { return }
+        index.withLock { $0.servesDecisions = false }
         loaded = false
         pollTask?.cancel()
         try await sync([], poll: false, store: store)

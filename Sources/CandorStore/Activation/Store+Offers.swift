@@ -86,6 +86,36 @@ public struct DecideInput: Codable, Sendable {
     }
 }
 
+extension DecideInput {
+    /// A request of exactly the documented shape, read from already parsed JSON without Foundation's
+    /// decoder (decisions are the hot path); nil for anything else — a missing or mistyped member, an
+    /// unknown one — and the caller then decodes the body the usual way, which names the problem.
+    public init?(parsed value: JSONValue) {
+        guard case .object(let members) = value, case .string(let subjectId)? = members["subject_id"],
+              case .string(let placement)? = members["placement"] else { return nil }
+        var context: DecideContext?, limit: Int?
+        for (key, member) in members {
+            switch (key, member) {
+            case ("subject_id", _), ("placement", _), ("limit", .null), ("context", .null): continue
+            case ("limit", .number(let number)) where number.rounded() == number && abs(number) < 1e9: limit = Int(number)
+            case ("context", .object(let fields)):
+                var page: String?, locale: String?
+                for (name, field) in fields {
+                    switch (name, field) {
+                    case ("page", .string(let text)): page = text
+                    case ("locale", .string(let text)): locale = text
+                    case ("page", .null), ("locale", .null): continue
+                    default: return nil
+                    }
+                }
+                context = DecideContext(page: page, locale: locale)
+            default: return nil
+            }
+        }
+        self.init(subjectId: subjectId, placement: placement, context: context, limit: limit)
+    }
+}
+
 /// The consent (or other legal basis) that allowed a personalized offer.
 public struct BecauseConsent: Codable, Sendable, Hashable {
     public var purpose: String
@@ -317,7 +347,9 @@ extension CandorStore {
     }
 
     /// Ranks the offers a person is eligible for at a placement, each with its reasons. Reads the
-    /// person's projection fresh, so a consent withdrawn a moment ago already counts; an erased,
+    /// person's projection from memory (`DecisionProjection`, updated before any write on this node is
+    /// answered; another node's writes arrive within one outbox poll), so a consent withdrawn on this
+    /// node a moment ago already counts; an erased,
     /// restricted or unconsented person gets the generic fallback, built from nothing about them.
     /// When an eligible offer is capped, the decision and the offers it issued are recorded in the
     /// transaction that counts the caps; otherwise the decision answers at once and its log goes to
@@ -331,19 +363,29 @@ extension CandorStore {
         if !(1...20).contains(limit) { errors.append(FieldError("limit", "must be 1 to 20")) }
         if !errors.isEmpty { throw CandorError.invalid(errors) }
         let subjectId = input.subjectId
-        // One read for both questions: does the person exist, and what is their projection now (nil when erased).
-        let (known, profile) = try await database.read { connection -> (Bool, SegmentProfile?) in
-            // The projection answers both for everyone not erased; only its absence needs the second look.
-            if let profile = try self.readProfiles(connection, where: "= ?", [.text(subjectId)])[subjectId] { return (true, profile) }
-            return (try connection.queryOne("SELECT 1 FROM subjects WHERE id = ?", .text(subjectId)) != nil, nil)
+        // Memory answers for everyone the segment index holds (kept in step with this node's writes before
+        // they are answered, and with other nodes' by the outbox poll); anyone else costs one read for both
+        // questions: does the person exist, and what is their projection now (nil when erased).
+        let known: Bool, profile: SegmentProfile?
+        if let projected = projectedProfile(subjectId) {
+            (known, profile) = (true, projected)
+        } else {
+            (known, profile) = try await database.read { connection -> (Bool, SegmentProfile?) in
+                // The projection answers both for everyone not erased; only its absence needs the second look.
+                if let profile = try self.readProfiles(connection, where: "= ?", [.text(subjectId)])[subjectId] { return (true, profile) }
+                return (try connection.queryOne("SELECT 1 FROM subjects WHERE id = ?", .text(subjectId)) != nil, nil)
+            }
         }
         guard known else { throw CandorError(.notFound, "subject_id: no subject '\(subjectId)'", errors: [FieldError("subject_id", "no such subject")]) }
         let registry = self.registry, now = self.now, settings = self.activation
-        let catalog = try await activationCatalog()
+        // The catalog is almost always in memory: taking it without an `await` spares a task frame per decision.
+        let catalog: ActivationCache.Catalog
+        if let cached = cachedActivationCatalog() { catalog = cached } else { catalog = try await activationCatalog() }
         let live = catalog.offers.filter { $0.placements.contains(input.placement) && $0.isLive(at: now) }
         let active = profile?.status == .active
         let holdout = active && Self.isHoldout(subjectId, share: settings.holdoutShare)
         var personal = [(Offer, Because)]()
+        var allowedFields = [String: Set<String>]()
         if let profile, active, !holdout {
             for offer in live {
                 guard let segmentId = offer.segmentId, let purposeKey = offer.purpose, let purpose = registry.purposes[purposeKey],
@@ -352,7 +394,8 @@ extension CandorStore {
                       let expr = catalog.rules[segmentId],
                       SegmentEvaluator.matches(expr, profile, purposes: registry.purposes, now: now)
                 else { continue }
-                let allowed = PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+                let allowed = allowedFields[purposeKey] ?? PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
+                allowedFields[purposeKey] = allowed
                 let facts = SegmentEvaluator.reasons(expr, profile, purposes: registry.purposes, now: now).facts.filter { allowed.contains($0.field) }
                 personal.append((offer, Because(
                     facts: facts.map { BecauseFact(field: $0.field, value: $0.value, declaredAt: Timestamp.rfc3339($0.declaredAt), source: $0.source, collectionPoint: $0.collectionPoint) },
@@ -494,5 +537,80 @@ extension CandorStore {
         }
         let d = Lift.difference(p, h)
         return LiftReport(personalized: group(p), holdout: group(h), difference: d.difference, differenceLow: d.low, differenceHigh: d.high, confidence: 0.95)
+    }
+}
+
+extension Decision {
+    /// The same JSON `CandorJSON.encode` writes for a decision (sorted keys, absent optionals left out),
+    /// written straight into bytes: Foundation's generic encoder, and even building a `JSONValue` tree
+    /// and writing it as a `String`, took about as much of a decision's time as deciding did.
+    public var jsonBytes: [UInt8] {
+        var out = JSONBytes()
+        out.raw("{\"arm\":"); out.string(arm)
+        out.raw(",\"decided_at\":"); out.string(decidedAt)
+        out.raw(",\"decision_id\":"); out.string(decisionId)
+        out.raw(",\"offers\":[")
+        for (index, offer) in offers.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.raw("{")
+            if let because = offer.because {
+                out.raw("\"because\":{\"consent\":{\"legal_basis\":"); out.string(because.consent.legalBasis)
+                if let notice = because.consent.noticeVersion { out.raw(",\"notice_version\":"); out.number(notice) }
+                out.raw(",\"purpose\":"); out.string(because.consent.purpose)
+                out.raw("},\"facts\":[")
+                for (index, fact) in because.facts.enumerated() {
+                    out.raw(index > 0 ? ",{" : "{")
+                    if let point = fact.collectionPoint { out.raw("\"collection_point\":"); out.string(point); out.raw(",") }
+                    out.raw("\"declared_at\":"); out.string(fact.declaredAt)
+                    out.raw(",\"field\":"); out.string(fact.field)
+                    out.raw(",\"source\":"); out.string(fact.source)
+                    out.raw(",\"value\":"); fact.value.write(into: &out.bytes)
+                    out.raw("}")
+                }
+                out.raw("]},")
+            }
+            out.raw("\"body\":"); out.string(offer.body)
+            if let pool = offer.incentivePool { out.raw(",\"incentive_pool\":"); out.string(pool) }
+            out.raw(",\"locale\":"); out.string(offer.locale)
+            out.raw(",\"offer_id\":"); out.string(offer.offerId)
+            out.raw(",\"priority\":"); out.number(offer.priority)
+            if let route = offer.route {
+                out.raw(",\"route\":{")
+                var first = true
+                for (key, value) in [("advisor", route.advisor), ("article", route.article), ("queue", route.queue)] {
+                    guard let value else { continue }
+                    if !first { out.raw(",") }
+                    first = false
+                    out.string(key); out.raw(":"); out.string(value)
+                }
+                out.raw("}")
+            }
+            out.raw(",\"title\":"); out.string(offer.title)
+            out.raw("}")
+        }
+        out.raw("],\"personalized\":"); out.raw(personalized ? "true" : "false")
+        out.raw(",\"placement\":"); out.string(placement)
+        out.raw("}")
+        return out.bytes
+    }
+}
+
+/// JSON written into bytes, with strings escaped exactly as `JSONValue.jsonText` (and so
+/// `CandorJSON.encode`) escapes them; runs that need no escaping are copied whole.
+struct JSONBytes {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(1024) }
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func number(_ value: Int) {
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func string(_ text: String) {
+        FastJSON.writeString(text, into: &bytes)
     }
 }
