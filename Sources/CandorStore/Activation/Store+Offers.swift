@@ -442,6 +442,7 @@ extension CandorStore {
             let at = self.now
             made = decision(chosen, personalized: personalized, at: at)
             decisionJournal.append(entry(chosen, personalized: personalized, at: at), store: self)
+            await decisionJournal.awaitRoom(store: self)
         } else {
             made = try await committer(for: subjectId).submit { connection -> Decision in
                 // Caps are counted inside the transaction that issues, with the offer rows locked on
