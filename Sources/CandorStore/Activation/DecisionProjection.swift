@@ -41,14 +41,11 @@ struct DecisionProjection: Sendable {
 
     private(set) var pages: [Page] = []
     /// Field, purpose and source names by number (few: they come from the registry and a fixed list).
-    private var names: [String] = []
-    private var nameNumbers: [String: UInt32] = [:]
+    private var names = InternTable<String>()
     /// Collection points by number, from 1 (callers name them freely, so there may be many).
-    private var points: [String] = [""]
-    private var pointNumbers: [String: UInt32] = [:]
+    private var points = InternTable<String>(first: "")
     /// Declared values by number; a value that many people share is held once.
-    private var values: [JSONValue] = []
-    private var valueNumbers: [JSONValue: UInt32] = [:]
+    private var values = InternTable<JSONValue>()
     /// How many people have a record.
     private(set) var count = 0
 
@@ -85,8 +82,8 @@ struct DecisionProjection: Sendable {
     var estimatedBytes: Int {
         var bytes = pages.count * MemoryLayout<Page>.stride
         for page in pages { bytes += page.starts.capacity * 4 + page.words.capacity * 4 }
-        bytes += (names + points).reduce(0) { $0 + 16 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) } * 2
-        bytes += values.reduce(0) { $0 + 16 + Self.approximateSize($1) } * 2
+        bytes += (names.items + points.items).reduce(0) { $0 + 16 + ($1.utf8.count > 15 ? $1.utf8.count + 32 : 0) } * 2
+        bytes += values.items.reduce(0) { $0 + 16 + Self.approximateSize($1) } * 2
         return bytes
     }
 
@@ -129,30 +126,6 @@ struct DecisionProjection: Sendable {
         page.dead = 0
     }
 
-    private mutating func name(_ text: String) -> UInt32 {
-        if let number = nameNumbers[text] { return number }
-        let number = UInt32(names.count)
-        names.append(text)
-        nameNumbers[text] = number
-        return number
-    }
-
-    private mutating func point(_ text: String) -> UInt32 {
-        if let number = pointNumbers[text] { return number }
-        let number = UInt32(points.count)
-        points.append(text)
-        pointNumbers[text] = number
-        return number
-    }
-
-    private mutating func value(_ value: JSONValue) -> UInt32 {
-        if let number = valueNumbers[value] { return number }
-        let number = UInt32(values.count)
-        values.append(value)
-        valueNumbers[value] = number
-        return number
-    }
-
     private mutating func encode(_ profile: SegmentProfile) -> [UInt32]? {
         let consents = profile.consents.values.sorted { $0.purpose < $1.purpose }
         let facts = profile.values.values.sorted { $0.field < $1.field }
@@ -162,7 +135,7 @@ struct DecisionProjection: Sendable {
         words.reserveCapacity(1 + consents.count * 4 + facts.count * 5)
         words.append((profile.status == .restricted ? 1 : 0) | (profile.hasObjected ? 2 : 0) | UInt32(consents.count) << 8 | UInt32(facts.count) << 16)
         for consent in consents {
-            let purpose = name(consent.purpose)
+            let purpose = names.number(consent.purpose)
             guard purpose <= 0xFFFF else { return nil }
             let method = UInt32(Self.methods.firstIndex(of: consent.method) ?? 0)
             words.append(purpose | (consent.status == .granted ? 1 << 16 : 0) | (consent.noticeVersion != nil ? 1 << 17 : 0)
@@ -171,12 +144,12 @@ struct DecisionProjection: Sendable {
             if let expiry = consent.expiresAt { Self.append(expiry, to: &words) }
         }
         for fact in facts {
-            let field = name(fact.field), source = name(fact.source)
+            let field = names.number(fact.field), source = names.number(fact.source)
             guard field <= 0xFFFF, source <= 0x7FFF else { return nil }
             words.append(field | source << 16 | (fact.collectionPoint != nil ? 1 << 31 : 0))
-            words.append(value(fact.value))
+            words.append(values.number(fact.value))
             Self.append(fact.declaredAt, to: &words)
-            if let collectionPoint = fact.collectionPoint { words.append(point(collectionPoint)) }
+            if let collectionPoint = fact.collectionPoint { words.append(points.number(collectionPoint)) }
         }
         return words
     }
@@ -199,7 +172,7 @@ struct DecisionProjection: Sendable {
         for _ in 0..<consentCount {
             let word = words[at]
             at += 1
-            let purpose = names[Int(word & 0xFFFF)]
+            let purpose = names.items[Int(word & 0xFFFF)]
             var notice: Int?, expiry: Int64?
             if word & (1 << 17) != 0 { notice = Int(words[at]); at += 1 }
             if word & (1 << 18) != 0 { expiry = Self.int64(words, at); at += 2 }
@@ -209,10 +182,10 @@ struct DecisionProjection: Sendable {
         var facts = [String: DeclaredFact](minimumCapacity: factCount)
         for _ in 0..<factCount {
             let word = words[at]
-            let field = names[Int(word & 0xFFFF)]
-            let point = word & (1 << 31) != 0 ? points[Int(words[at + 4])] : nil
-            facts[field] = DeclaredFact(field: field, value: values[Int(words[at + 1])], declaredAt: Self.int64(words, at + 2),
-                                        source: names[Int((word >> 16) & 0x7FFF)], collectionPoint: point)
+            let field = names.items[Int(word & 0xFFFF)]
+            let point = word & (1 << 31) != 0 ? points.items[Int(words[at + 4])] : nil
+            facts[field] = DeclaredFact(field: field, value: values.items[Int(words[at + 1])], declaredAt: Self.int64(words, at + 2),
+                                        source: names.items[Int((word >> 16) & 0x7FFF)], collectionPoint: point)
             at += point == nil ? 4 : 5
         }
         return SegmentProfile(subjectId: subjectId, status: header & 1 != 0 ? .restricted : .active, hasObjected: header & 2 != 0, values: facts, consents: consents)
@@ -262,5 +235,25 @@ extension CandorStore {
     public func decisionProjectionSize() async throws -> (people: Int, bytes: Int, indexBytes: Int) {
         let index = try await segmentIndex()
         return (index.people.count, index.people.estimatedBytes, index.estimatedBytes)
+    }
+}
+
+/// Values stored once and named by number, in the order first seen.
+struct InternTable<Value: Hashable & Sendable>: Sendable {
+    private(set) var items: [Value] = []
+    private var numbers: [Value: UInt32] = [:]
+
+    init() {}
+
+    /// A table whose number 0 is `first` (a reserved "none").
+    init(first: Value) { _ = number(first) }
+
+    /// The value's number, given it now if it has none.
+    mutating func number(_ value: Value) -> UInt32 {
+        if let number = numbers[value] { return number }
+        let number = UInt32(items.count)
+        items.append(value)
+        numbers[value] = number
+        return number
     }
 }
