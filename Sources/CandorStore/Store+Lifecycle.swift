@@ -45,8 +45,9 @@ extension CandorStore {
             }
             try connection.execute("UPDATE outbox SET payload = NULL, status = CASE WHEN status = 'pending' THEN 'purged' ELSE status END WHERE subject_id = ?", .text(subjectId))
             // Activation keeps its counts (lift, total caps) but no longer says whom they were about
-            // (offer_issues is indexed by offer, and the catalog is small); used portal links go.
-            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE offer_id IN (SELECT id FROM offers) AND subject_id = ?", .text(subjectId))
+            // (the person's issues are found through their decisions, before those lose the name too);
+            // used portal links go.
+            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE decision_id IN (SELECT id FROM decisions WHERE subject_id = ?)", .text(subjectId))
             try connection.execute("UPDATE decisions SET subject_id = '' WHERE subject_id = ?", .text(subjectId))
             try connection.execute("DELETE FROM used_links WHERE subject_id = ?", .text(subjectId))
             // Surveys: progress and quiz answers go; an issued code stays spent but no longer names anyone.

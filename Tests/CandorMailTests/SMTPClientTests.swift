@@ -97,7 +97,8 @@ import Testing
         let pool = SMTPConnectionPool(configuration: .init(host: "127.0.0.1", port: server.port, security: .none, commandTimeout: .milliseconds(300)), size: 1)
         let started = ContinuousClock.now
         let outcomes = await pool.deliver([try mail(1), try mail(2)])
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Far above the 300 ms timeout (a loaded 2-core CI machine took 5.8 s), far below a hang.
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(outcomes == [.deferred("timeout"), .deferred("not sent: timeout")])
         await server.stop()
     }

@@ -455,8 +455,10 @@ extension CandorStore {
                             _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
                         }
                         if let cap = offer.capTotal, try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ?", .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
-                        if let cap = offer.capPerPerson,
-                           try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ? AND subject_id = ?", .text(id), .text(subjectId))?.int(0) ?? 0 >= Int64(cap) { continue }
+                        // The person's issues are found through their decisions (few), not an index by person.
+                        if let cap = offer.capPerPerson, try connection.queryOne(
+                            "SELECT count(*) FROM decisions d JOIN offer_issues i ON i.decision_id = d.id WHERE d.subject_id = ? AND i.offer_id = ?",
+                            .text(subjectId), .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
                         out.append((offer, because))
                     }
                     return out
@@ -614,4 +616,24 @@ struct JSONBytes {
     mutating func string(_ text: String) {
         FastJSON.writeString(text, into: &bytes)
     }
+}
+
+extension Migrations {
+    /// Offer issues indexed by offer and by decision instead of by offer and person. Every logged
+    /// decision wrote one random leaf of `(offer_id, subject_id)` per offer it issued — most of the
+    /// decision journal's page writes at a million people. `(offer_id)` grows at the end of each
+    /// offer's range and `(decision_id)` at the end (time-ordered ids); a person's issues are found
+    /// through `decisions_by_subject`.
+    static let offerIssuesByDecisionV1 = Migration(
+        name: "offer_issues_by_decision_v1",
+        sqlite: [
+            "CREATE INDEX offer_issues_by_offer_only ON offer_issues (offer_id)",
+            "CREATE INDEX offer_issues_by_decision ON offer_issues (decision_id)",
+            "DROP INDEX offer_issues_by_offer",
+        ],
+        postgres: [
+            "CREATE INDEX offer_issues_by_offer_only ON offer_issues (offer_id)",
+            "CREATE INDEX offer_issues_by_decision ON offer_issues (decision_id)",
+            "DROP INDEX offer_issues_by_offer",
+        ])
 }
