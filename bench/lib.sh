@@ -2,8 +2,13 @@
 # `seconds` first). It builds the release binary, sets `bin` and a scratch directory `work`, and on exit
 # stops every server started with `serve`, the PostgreSQL cluster of `start_postgres`, and removes `work`.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --scratch-path .build-release --product candor 2>&1 | grep -E 'error|Compiling candor|Build complete' || true
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/candor
+# CANDOR_BENCH_BIN runs a given binary instead (to compare two builds in alternating runs).
+if [ -n "${CANDOR_BENCH_BIN:-}" ]; then
+  bin=$CANDOR_BENCH_BIN
+else
+  swift build -c release --scratch-path .build-release --product candor 2>&1 | grep -E 'error|Compiling candor|Build complete' || true
+  bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/candor
+fi
 work=$(mktemp -d /tmp/candor-bench.XXXXXX)
 pids=()
 bench_cleanup() {

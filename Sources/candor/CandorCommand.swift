@@ -118,6 +118,8 @@ struct Serve: AsyncParsableCommand {
             print("Candor is listening on http://\(config.host):\(port)")
         }
         try await app.runService()
+        // Graceful shutdown (SIGTERM, Ctrl-C): every request was answered; what is still queued is written.
+        try await store.close()
     }
 }
 
@@ -188,6 +190,8 @@ struct Demo: AsyncParsableCommand {
             print("\nCandor demo is running at http://\(config.host):\(port) — press Ctrl-C to stop.")
         }
         try await app.runService()
+        // Graceful shutdown (SIGTERM, Ctrl-C): every request was answered; what is still queued is written.
+        try await store.close()
     }
 }
 

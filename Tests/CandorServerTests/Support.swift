@@ -43,10 +43,10 @@ struct TestServer: Sendable {
                 try await body(TestServer(store: store, keys: keys, seeded: seeded, api: API(client: client)))
             }
         } catch {
-            try? await store.database.close()
+            try? await store.close()
             throw error
         }
-        try await store.database.close()
+        try await store.close()
     }
 
     // MARK: - Conveniences over HTTP

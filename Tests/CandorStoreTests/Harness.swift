@@ -28,6 +28,8 @@ struct Harness: Sendable {
             let store = try await CandorStore(database: database, secrets: secrets, clock: clock)
             let principal = try await seed(store)
             try await body(Harness(backend: backend, store: store, secrets: secrets, clock: clock, principal: principal))
+            // Decisions still queued are written while the database is open (as `CandorStore.close` does).
+            try await store.flushDecisionLog()
         } catch {
             await dispose()
             throw error

@@ -33,9 +33,14 @@ final class DecisionJournal: Sendable {
     /// How many entries may wait for their write. Past this, decisions wait for the journal (see
     /// `awaitRoom`): without it a load faster than the disk can log grew the queue, and memory, without
     /// bound (1M people, 64 clients: ~100,000 entries behind after 15 s).
-    static let maxPending = 20_000
+    let maxPending: Int
     /// The most entries one transaction writes, so a long queue drains in steps that each release waiters.
-    static let maxBatch = 2_000
+    let maxBatch: Int
+
+    init(maxPending: Int = 20_000, maxBatch: Int = 2_000) {
+        self.maxPending = maxPending
+        self.maxBatch = maxBatch
+    }
     /// Retry pause after a failed batch (the entries stay queued, in order).
     static let retryDelay: Duration = .milliseconds(200)
 
@@ -73,13 +78,16 @@ final class DecisionJournal: Sendable {
     /// Waits, when the queue is full, until the journal has written what is queued: decisions then go no
     /// faster than their log can be written, and the queue's memory stays bounded.
     func awaitRoom(store: CandorStore) async {
-        while state.withLock({ $0.pending.count >= Self.maxPending }) {
+        while state.withLock({ $0.pending.count >= self.maxPending }) {
             do { try await flush(store: store, untilEmpty: false) } catch {
                 // The scheduled write retries; waiting here must not spin.
                 try? await Task.sleep(for: Self.retryDelay)
             }
         }
     }
+
+    /// How many entries wait for their write (not counting the batch being written).
+    var queuedCount: Int { state.withLock { $0.pending.count } }
 
     /// The entry with this id, if it is queued or being written (not yet readable from the database).
     func pendingEntry(_ id: String) -> Entry? {
@@ -103,13 +111,13 @@ final class DecisionJournal: Sendable {
                 if let running = state.flushing { return (running, nil) }
                 state.scheduled = false
                 guard !state.pending.isEmpty else { return (nil, nil) }
-                let batch = Array(state.pending.prefix(Self.maxBatch))
+                let batch = Array(state.pending.prefix(self.maxBatch))
                 state.pending.removeFirst(batch.count)
                 state.inFlight = batch
                 let task = Task<Void, Error> {
                     do {
                         _ = try await store.committer.submit { connection in
-                            for entry in batch { try store.record(entry, connection) }
+                            try store.record(batch, connection)
                         }
                         box.withLock {
                             $0.flushing = nil
@@ -140,6 +148,22 @@ final class DecisionJournal: Sendable {
 }
 
 extension CandorStore {
+    /// Ends this store's use: writes the decision log still queued, stops the segment index's outbox
+    /// poll and closes the database. A server calls it once its last request was answered, so a graceful
+    /// shutdown loses no decision's log (only a crash can, see `DecisionJournal`).
+    public func close() async throws {
+        do { try await flushDecisionLog() } catch {
+            logger.error("decision journal not written at close", metadata: ["error": "\(type(of: error))"])
+        }
+        await segmentFeeder.stop()
+        try await database.close()
+    }
+
+    /// Writes every decision log entry still queued (see `DecisionJournal`).
+    public func flushDecisionLog() async throws {
+        try await decisionJournal.flush(store: self)
+    }
+
     /// One decision's subject and issued offers, written or still queued (a queued one is written
     /// first, so an outcome can refer to it).
     public func decisionRecord(_ id: String) async throws -> (subjectId: String, offerIds: [String])? {

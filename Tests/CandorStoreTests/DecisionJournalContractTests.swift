@@ -1,0 +1,75 @@
+@testable import CandorStore
+import CandorCore
+import Foundation
+import Testing
+
+/// The decision journal (Activation/DecisionJournal.swift) logs decisions in batches after they were
+/// answered. What it writes must not name anyone erased meanwhile, and a load faster than it can write
+/// must wait for it rather than grow its queue without bound.
+extension StoreContractTests {
+    @Suite("Decision journal") struct DecisionJournalTests {
+        static func entry(_ subjectId: String) -> DecisionJournal.Entry {
+            DecisionJournal.Entry(id: Identifier.make("dec"), subjectId: subjectId, placement: "onsite", arm: "personalized",
+                                  offerIds: ["off_boots"], at: 1_700_000_000_000, principal: nil, purpose: "offers",
+                                  fields: ["interests"], outcome: "ok")
+        }
+
+        @Test("a batch names live people only: an entry for someone erased before it was written, or unknown, keeps the decision without them",
+              arguments: Backend.available)
+        func erasedAndUnknownPeopleAreNotNamed(backend: Backend) async throws {
+            try await Harness.with(backend) { h in
+                let live = try await h.newSubject(), erased = try await h.newSubject()
+                // The erasure happens after the decision was answered but before its log is written (as when
+                // another process erases the person): the write itself must notice.
+                _ = try await h.store.erase(subjectId: erased, by: h.principal)
+                let journal = DecisionJournal(maxPending: 1_000, maxBatch: 2)
+                let entries = [Self.entry(erased), Self.entry(live), Self.entry("sub_nobody"), Self.entry(live), Self.entry(erased)]
+                for entry in entries { journal.append(entry, store: h.store) }
+                try await journal.flush(store: h.store)
+
+                let named = Dictionary(uniqueKeysWithValues: try await h.query("SELECT id, subject_id FROM decisions").map { ($0.text(0), $0.text(1)) })
+                #expect(named.count == entries.count, "every decision is logged, for lift")
+                for entry in entries { #expect(named[entry.id] == (entry.subjectId == live ? live : ""), "\(entry.subjectId)") }
+                let issued = try await h.query("SELECT subject_id FROM offer_issues").map { $0.text(0) }.sorted()
+                #expect(issued == ["", "", "", live, live])
+                let audited = try await h.query("SELECT subject_id FROM audit_log WHERE action = 'decision.make'").map { $0.text(0) }.sorted()
+                #expect(audited == ["", "", "", live, live])
+            }
+        }
+
+        @Test("a full journal makes the next decision wait until it has written, so its queue stays bounded", arguments: Backend.available)
+        func fullJournalMakesDecisionsWait(backend: Backend) async throws {
+            try await Harness.with(backend) { h in
+                let person = try await h.newSubject()
+                let journal = DecisionJournal(maxPending: 10, maxBatch: 4)
+                for _ in 0..<25 {
+                    journal.append(Self.entry(person), store: h.store)
+                    await journal.awaitRoom(store: h.store)
+                    #expect(journal.queuedCount < 10)
+                }
+                try await journal.flush(store: h.store)
+                #expect(journal.queuedCount == 0)
+                #expect(try await h.query("SELECT count(*) FROM decisions WHERE subject_id = ?", [.text(person)]).first?.int(0) == 25)
+            }
+        }
+    }
+}
+
+@Suite("Decision journal at close") struct DecisionJournalCloseTests {
+    @Test("closing the store writes the decision log still queued, so a graceful shutdown loses none")
+    func closeWritesTheQueue() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-journal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("candor.sqlite").path
+        let raw = ServerSecrets.generateRaw()
+        let store = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        for _ in 0..<3 { store.decisionJournal.append(StoreContractTests.DecisionJournalTests.entry("sub_someone"), store: store) }
+        try await store.close()
+
+        let reopened = try SQLiteDatabase(path: path)
+        let logged = try await reopened.read { try $0.queryOne("SELECT count(*) FROM decisions")?.int(0) }
+        try await reopened.close()
+        #expect(logged == 3)
+    }
+}
