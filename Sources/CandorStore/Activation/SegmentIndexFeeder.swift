@@ -31,6 +31,12 @@ actor SegmentIndexFeeder {
     private var floor: Int64 = 0
     private var seen = Set<Int64>()
     private var floorStuckSince: Int64?
+    /// For people this node read back after a write: the newest outbox event that read saw. A poll skips
+    /// their events up to it, since their change is already applied; without this every write of this
+    /// node was read back twice, once for its answer and again when the poll met its event. SQLite only:
+    /// its single writer hands out event ids in commit order, so no older event can still be on its way.
+    /// On PostgreSQL ids and commits can come in different orders, so every polled event is applied.
+    private var appliedThrough: [String: Int64] = [:]
     private var pollTask: Task<Void, Never>?
     /// How long an outbox id may stay missing before it is taken as never coming (a rolled-back write
     /// leaves a hole in a PostgreSQL sequence for ever; a slow commit fills it within milliseconds).
@@ -66,11 +72,13 @@ actor SegmentIndexFeeder {
                 let batch = pending
                 pending = []
                 if !batch.isEmpty {
-                    let profiles = try await store.segmentProfiles(Array(batch))
+                    let skipsAppliedEvents = store.database.dialect == .sqlite
+                    let (profiles, newestEvents) = try await store.segmentProfiles(Array(batch), withNewestEvents: skipsAppliedEvents)
                     let purposes = store.registry.purposes, now = store.now
                     index.withLock { index in
                         for id in batch { index.apply(id, profiles[id], purposes: purposes, now: now) }
                     }
+                    for (id, event) in newestEvents where event > floor { appliedThrough[id] = max(appliedThrough[id] ?? 0, event) }
                 }
                 applied = target
                 let ready = waiters.filter { $0.0 <= target }
@@ -126,7 +134,7 @@ actor SegmentIndexFeeder {
             try connection.query("SELECT id, subject_id FROM outbox WHERE id > ? ORDER BY id LIMIT 5000", [.int(from)]).map { ($0.int(0), $0.optionalText(1)) }
         }
         for (id, subjectId) in rows where seen.insert(id).inserted {
-            if let subjectId { pending.insert(subjectId) }
+            if let subjectId, id > appliedThrough[subjectId] ?? 0 { pending.insert(subjectId) }
         }
         let before = floor
         while seen.remove(floor + 1) != nil { floor += 1 }
@@ -142,6 +150,9 @@ actor SegmentIndexFeeder {
         } else {
             floorStuckSince = nil
         }
+        // Events at or below the floor are never polled again.
+        let floor = floor
+        appliedThrough = appliedThrough.filter { $0.value > floor }
     }
 
     private func startPolling(_ store: CandorStore) {

@@ -87,17 +87,26 @@ extension CandorStore {
 
     /// Current projections of some subjects, read for the index and for decisions; erased or unknown ids are absent.
     func segmentProfiles(_ ids: [String]) async throws -> [String: SegmentProfile] {
-        var out = [String: SegmentProfile]()
+        try await segmentProfiles(ids, withNewestEvents: false).profiles
+    }
+
+    /// Current projections of some subjects and, with `withNewestEvents`, the newest outbox event about
+    /// each that the same read saw (the index feeder then knows which polled events it has already applied).
+    func segmentProfiles(_ ids: [String], withNewestEvents: Bool) async throws -> (profiles: [String: SegmentProfile], newestEvents: [String: Int64]) {
+        var profiles = [String: SegmentProfile](), newestEvents = [String: Int64]()
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(ids.count, start + 500)])
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let args = chunk.map(SQLValue.text)
-            let part = try await database.read { connection in
-                try self.readProfiles(connection, where: "IN (\(marks))", args)
+            let (part, events) = try await database.read { connection -> ([String: SegmentProfile], [SQLRow]) in
+                let part = try self.readProfiles(connection, where: "IN (\(marks))", args)
+                guard withNewestEvents else { return (part, []) }
+                return (part, try connection.query("SELECT subject_id, max(id) FROM outbox WHERE subject_id IN (\(marks)) GROUP BY subject_id", args))
             }
-            out.merge(part) { $1 }
+            profiles.merge(part) { $1 }
+            for row in events { newestEvents[row.text(0)] = row.int(1) }
         }
-        return out
+        return (profiles, newestEvents)
     }
 
     /// Every live subject's projection (for the brute-force evaluator of the tests).
