@@ -39,6 +39,34 @@ struct ActivationCache: Sendable {
     var recordsLoadedAt: ContinuousClock.Instant?
     var refreshingRecords = false
     var firstRecordsLoad: Task<[String: ArmRecord], Error>?
+
+    /// The two things kept fresh in the background.
+    enum Reload: String, Sendable {
+        case catalog = "offer catalog"
+        case records = "offer records"
+    }
+
+    /// Whether a value loaded at `loadedAt` is due for a reload that nobody runs yet; if so, the caller
+    /// now runs it (and `finishReload` must follow).
+    mutating func claimReload(_ which: Reload, loadedAt: ContinuousClock.Instant, lifetime: Duration, now: ContinuousClock.Instant) -> Bool {
+        guard now - loadedAt >= lifetime else { return false }
+        switch which {
+        case .catalog:
+            if refreshing { return false }
+            refreshing = true
+        case .records:
+            if refreshingRecords { return false }
+            refreshingRecords = true
+        }
+        return true
+    }
+
+    mutating func finishReload(_ which: Reload) {
+        switch which {
+        case .catalog: refreshing = false
+        case .records: refreshingRecords = false
+        }
+    }
 }
 
 extension CandorStore {
@@ -54,20 +82,27 @@ extension CandorStore {
         let now = ContinuousClock().now
         let (catalog, reload) = activationCache.withLock { cache -> (ActivationCache.Catalog?, Bool) in
             guard let catalog = cache.catalog else { return (nil, false) }
-            guard now - catalog.loadedAt >= ActivationCache.catalogLifetime, !cache.refreshing else { return (catalog, false) }
-            cache.refreshing = true
-            return (catalog, true)
+            return (catalog, cache.claimReload(.catalog, loadedAt: catalog.loadedAt, lifetime: ActivationCache.catalogLifetime, now: now))
         }
-        if reload {
-            Task { [weak self] in
-                guard let self else { return }
-                defer { self.activationCache.withLock { $0.refreshing = false } }
-                do { _ = try await self.loadActivationCatalog() } catch {
-                    self.logger.warning("offer catalog reload failed; decisions keep the one in memory", metadata: ["error": "\(type(of: error))"])
+        if reload { reloadInBackground(.catalog) }
+        return catalog
+    }
+
+    /// Runs a reload claimed with `ActivationCache.claimReload` in the background. On failure decisions
+    /// keep what they have, and the next use past the lifetime tries again.
+    private func reloadInBackground(_ which: ActivationCache.Reload) {
+        Task { [weak self] in
+            guard let self else { return }
+            defer { self.activationCache.withLock { $0.finishReload(which) } }
+            do {
+                switch which {
+                case .catalog: _ = try await self.loadActivationCatalog()
+                case .records: _ = try await self.loadOfferRecords()
                 }
+            } catch {
+                self.logger.warning("\(which.rawValue) reload failed; decisions keep what is in memory", metadata: ["error": "\(type(of: error))"])
             }
         }
-        return catalog
     }
 
     /// Reads the catalog and compiles its rules; stored unless this node changed it meanwhile.
@@ -101,19 +136,9 @@ extension CandorStore {
         let now = ContinuousClock().now
         let (records, reload) = activationCache.withLock { cache -> ([String: ArmRecord]?, Bool) in
             guard let records = cache.records, let at = cache.recordsLoadedAt else { return (nil, false) }
-            guard now - at >= ActivationCache.recordLifetime, !cache.refreshingRecords else { return (records, false) }
-            cache.refreshingRecords = true
-            return (records, true)
+            return (records, cache.claimReload(.records, loadedAt: at, lifetime: ActivationCache.recordLifetime, now: now))
         }
-        if reload {
-            Task { [weak self] in
-                guard let self else { return }
-                defer { self.activationCache.withLock { $0.refreshingRecords = false } }
-                do { _ = try await self.loadOfferRecords() } catch {
-                    self.logger.warning("offer records reload failed; decisions keep the ones in memory", metadata: ["error": "\(type(of: error))"])
-                }
-            }
-        }
+        if reload { reloadInBackground(.records) }
         if let records { return records }
         // The first use: every decision arriving meanwhile waits for the same read, not a read of its own.
         let load = activationCache.withLock { cache -> Task<[String: ArmRecord], Error> in

@@ -35,9 +35,12 @@ final class DecisionJournal: Sendable {
     /// bound (1M people, 64 clients: ~100,000 entries behind after 15 s).
     let maxPending: Int
     /// The most entries one transaction writes, so a long queue drains in steps that each release waiters.
+    /// A decision that finds the queue full waits for one batch, so this sets the tail latency under a
+    /// load the log cannot keep up with. 1M people, 64 clients, one run each: 20,000/2,000 gave 12,804
+    /// decisions/s with p99 133 ms; 20,000/250 11,009/s, p99 35 ms; 4,000/500 12,400/s, p99 45 ms.
     let maxBatch: Int
 
-    init(maxPending: Int = 20_000, maxBatch: Int = 2_000) {
+    init(maxPending: Int = 4_000, maxBatch: Int = 500) {
         self.maxPending = maxPending
         self.maxBatch = maxBatch
     }

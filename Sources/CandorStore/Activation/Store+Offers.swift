@@ -454,7 +454,9 @@ extension CandorStore {
                         if offer.capTotal != nil || offer.capPerPerson != nil {
                             _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
                         }
-                        if let cap = offer.capTotal, try connection.queryOne("SELECT count(*) FROM offer_issues WHERE offer_id = ?", .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
+                        // Counting stops at the cap: the count only has to say whether it is reached.
+                        if let cap = offer.capTotal, try connection.queryOne(
+                            "SELECT count(*) FROM (SELECT 1 FROM offer_issues WHERE offer_id = ? LIMIT ?) issued", .text(id), .int(Int64(cap)))?.int(0) ?? 0 >= Int64(cap) { continue }
                         // The person's issues are found through their decisions (few), not an index by person.
                         if let cap = offer.capPerPerson, try connection.queryOne(
                             "SELECT count(*) FROM decisions d JOIN offer_issues i ON i.decision_id = d.id WHERE d.subject_id = ? AND i.offer_id = ?",
