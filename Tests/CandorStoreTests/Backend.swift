@@ -123,3 +123,12 @@ final class TestClock: CandorClock, @unchecked Sendable {
 
     func advance(byMillis delta: Int64) { lock.withLock { millis += delta } }
 }
+
+/// A path for an SQLite file in a fresh temporary directory, for tests that open the same file more than
+/// once (as a second process would, or after a close); the directory is removed once `body` ends.
+func withTemporarySQLitePath(_ body: (String) async throws -> Void) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-file-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try await body(directory.appendingPathComponent("candor.sqlite").path)
+}

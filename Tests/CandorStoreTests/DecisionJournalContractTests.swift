@@ -58,18 +58,16 @@ extension StoreContractTests {
 @Suite("Decision journal at close") struct DecisionJournalCloseTests {
     @Test("closing the store writes the decision log still queued, so a graceful shutdown loses none")
     func closeWritesTheQueue() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-journal-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("candor.sqlite").path
-        let raw = ServerSecrets.generateRaw()
-        let store = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
-        for _ in 0..<3 { store.decisionJournal.append(StoreContractTests.DecisionJournalTests.entry("sub_someone"), store: store) }
-        try await store.close()
+        try await withTemporarySQLitePath { path in
+            let raw = ServerSecrets.generateRaw()
+            let store = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+            for _ in 0..<3 { store.decisionJournal.append(StoreContractTests.DecisionJournalTests.entry("sub_someone"), store: store) }
+            try await store.close()
 
-        let reopened = try SQLiteDatabase(path: path)
-        let logged = try await reopened.read { try $0.queryOne("SELECT count(*) FROM decisions")?.int(0) }
-        try await reopened.close()
-        #expect(logged == 3)
+            let reopened = try SQLiteDatabase(path: path)
+            let logged = try await reopened.read { try $0.queryOne("SELECT count(*) FROM decisions")?.int(0) }
+            try await reopened.close()
+            #expect(logged == 3)
+        }
     }
 }

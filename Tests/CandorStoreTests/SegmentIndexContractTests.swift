@@ -179,31 +179,29 @@ struct SegmentIndexNodesTests {
 struct SegmentIndexSQLiteProcessesTests {
     @Test("another process's change to a person this node has just written still reaches this node's index")
     func laterChangeByAnotherProcessIsApplied() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-two-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("candor.sqlite").path
-        let raw = ServerSecrets.generateRaw()
-        let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
-        let principal = try await Harness.seed(nodeA)
-        let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        try await withTemporarySQLitePath { path in
+            let raw = ServerSecrets.generateRaw()
+            let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+            let principal = try await Harness.seed(nodeA)
+            let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
 
-        let rule = #"interests has "hiking" and consent("offers")"#
-        #expect(try await nodeA.countSegment(rule: rule) == 0)
-        let notices = nodeA.registry.purposes.compactMapValues(\.currentNoticeVersion).filter { ["newsletter", "offers"].contains($0.key) }
-        let id = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
-        _ = try await nodeA.declare(subjectId: id, DeclarationInput(values: [DeclaredValueInput(field: "interests", value: .array([.string("hiking")]))], notices: notices), by: principal)
-        _ = try await nodeA.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "granted", method: "checkbox", noticeVersion: 1)], by: principal)
-        // Node A read the person back after its own writes (and will not read them again for its own events)…
-        #expect(try await nodeA.countSegment(rule: rule) == 1)
-        // …but a withdrawal written afterwards by the other process comes after them, and reaches node A.
-        _ = try await nodeB.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "withdrawn")], by: principal)
-        try await nodeA.catchUpSegmentIndex()
-        #expect(try await nodeA.countSegment(rule: rule) == 0)
-        // And this node's own next write is in its index at once, as before.
-        _ = try await nodeA.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "granted", method: "checkbox", noticeVersion: 1)], by: principal)
-        #expect(try await nodeA.countSegment(rule: rule) == 1)
-        try await nodeB.close()
-        try await nodeA.close()
+            let rule = #"interests has "hiking" and consent("offers")"#
+            #expect(try await nodeA.countSegment(rule: rule) == 0)
+            let notices = nodeA.registry.purposes.compactMapValues(\.currentNoticeVersion).filter { ["newsletter", "offers"].contains($0.key) }
+            let id = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
+            _ = try await nodeA.declare(subjectId: id, DeclarationInput(values: [DeclaredValueInput(field: "interests", value: .array([.string("hiking")]))], notices: notices), by: principal)
+            _ = try await nodeA.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "granted", method: "checkbox", noticeVersion: 1)], by: principal)
+            // Node A read the person back after its own writes (and will not read them again for its own events)…
+            #expect(try await nodeA.countSegment(rule: rule) == 1)
+            // …but a withdrawal written afterwards by the other process comes after them, and reaches node A.
+            _ = try await nodeB.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "withdrawn")], by: principal)
+            try await nodeA.catchUpSegmentIndex()
+            #expect(try await nodeA.countSegment(rule: rule) == 0)
+            // And this node's own next write is in its index at once, as before.
+            _ = try await nodeA.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "granted", method: "checkbox", noticeVersion: 1)], by: principal)
+            #expect(try await nodeA.countSegment(rule: rule) == 1)
+            try await nodeB.close()
+            try await nodeA.close()
+        }
     }
 }
