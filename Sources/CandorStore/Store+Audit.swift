@@ -161,23 +161,36 @@ extension CandorStore {
     /// The audit log, filtered; cursor pagination by row id. Oldest first unless `newestFirst`, in which
     /// case the cursor continues towards older rows (each page's cursor is its last row's id either way).
     public func auditLog(_ query: AuditQuery, cursor: String?, limit: Int, newestFirst: Bool = false) async throws -> Page<AuditEntry> {
-        var sql = "SELECT id, at, actor, team, action, purpose, subject_id, fields, outcome FROM audit_log WHERE id \(newestFirst ? "<" : ">") ?"
+        // A decision's row names its decision, which names the person (`Migrations.auditDecisionRefV1`).
+        var sql = """
+            SELECT a.id, a.at, a.actor, a.team, a.action, a.purpose, COALESCE(a.subject_id, NULLIF(d.subject_id, '')), a.fields, a.outcome
+            FROM audit_log a LEFT JOIN decisions d ON a.decision_id IS NOT NULL AND d.id = a.decision_id
+            WHERE a.id \(newestFirst ? "<" : ">") ?
+            """
         var arguments: [SQLValue] = [.int(cursor.flatMap { Int64($0) } ?? (newestFirst ? Int64.max : 0))]
-        for (column, value) in [("subject_id", query.subjectId), ("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
+        if let subjectId = query.subjectId {
+            // Both sides by index: the rows naming the person, and the rows of the person's decisions.
+            sql += """
+                 AND a.id IN (SELECT id FROM audit_log WHERE subject_id = ?
+                 UNION ALL SELECT id FROM audit_log WHERE decision_id IN (SELECT id FROM decisions WHERE subject_id = ?))
+                """
+            arguments += [.text(subjectId), .text(subjectId)]
+        }
+        for (column, value) in [("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
             if let value {
-                sql += " AND \(column) = ?"
+                sql += " AND a.\(column) = ?"
                 arguments.append(.text(value))
             }
         }
         if let since = query.since {
-            sql += " AND at >= ?"
+            sql += " AND a.at >= ?"
             arguments.append(.int(since))
         }
         if let until = query.until {
-            sql += " AND at < ?"
+            sql += " AND a.at < ?"
             arguments.append(.int(until))
         }
-        let finalSQL = sql + (newestFirst ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id LIMIT ?")
+        let finalSQL = sql + (newestFirst ? " ORDER BY a.id DESC LIMIT ?" : " ORDER BY a.id LIMIT ?")
         let finalArguments = arguments + [.int(Int64(limit + 1))]
         return try await database.read { connection in
             let rows = try connection.query(finalSQL, finalArguments)

@@ -32,8 +32,46 @@ extension StoreContractTests {
                 for entry in entries { #expect(named[entry.id] == (entry.subjectId == live ? live : ""), "\(entry.subjectId)") }
                 let issued = try await h.query("SELECT subject_id FROM offer_issues").map { $0.text(0) }.sorted()
                 #expect(issued == ["", "", "", live, live])
-                let audited = try await h.query("SELECT subject_id FROM audit_log WHERE action = 'decision.make'").map { $0.text(0) }.sorted()
-                #expect(audited == ["", "", "", live, live])
+                // Audit rows name the decision; the audit log by person finds the live person's two.
+                let audited = try await h.query("SELECT decision_id, subject_id FROM audit_log WHERE action = 'decision.make'")
+                #expect(Set(audited.map { $0.text(0) }) == Set(entries.map(\.id)) && audited.allSatisfy { $0.isNull(1) })
+                let livePage = try await h.store.auditLog(AuditQuery(subjectId: live, action: "decision.make"), cursor: nil, limit: 10)
+                #expect(livePage.data.count == 2 && livePage.data.allSatisfy { $0.subjectId == live })
+                let erasedPage = try await h.store.auditLog(AuditQuery(subjectId: erased, action: "decision.make"), cursor: nil, limit: 10)
+                #expect(erasedPage.data.isEmpty)
+            }
+        }
+
+        @Test("the audit log by person lists their decisions with their other rows, in order, and no longer names them once erased",
+              arguments: Backend.available)
+        func auditByPersonIncludesDecisions(backend: Backend) async throws {
+            try await Harness.with(backend) { h in
+                let person = try await h.newSubject(), other = try await h.newSubject()
+                _ = try await h.declare(person, ["interests": .array([.string("hiking")])])
+                let journal = DecisionJournal()
+                let decisions = [Self.entry(person), Self.entry(other), Self.entry(person)]
+                for entry in decisions { journal.append(entry, store: h.store) }
+                try await journal.flush(store: h.store)
+                _ = try await h.declare(person, ["shoe_size": .number(44)])
+
+                // Every row about the person, across pages of two, oldest first: theirs and their decisions'.
+                var rows = [AuditEntry](), cursor: String?
+                repeat {
+                    let page = try await h.store.auditLog(AuditQuery(subjectId: person), cursor: cursor, limit: 2)
+                    rows += page.data
+                    cursor = page.nextCursor
+                } while cursor != nil
+                #expect(rows.map(\.id) == rows.map(\.id).sorted())
+                #expect(rows.allSatisfy { $0.subjectId == person })
+                #expect(rows.filter { $0.action == "decision.make" }.count == 2)
+                #expect(rows.contains { $0.action != "decision.make" })
+                // The whole log names the person on their decisions' rows too (and the other person on theirs).
+                let all = try await h.store.auditLog(AuditQuery(action: "decision.make"), cursor: nil, limit: 10).data
+                #expect(all.map(\.subjectId).sorted { ($0 ?? "") < ($1 ?? "") } == [person, person, other].sorted())
+
+                _ = try await h.store.erase(subjectId: person, by: h.principal)
+                let after = try await h.store.auditLog(AuditQuery(subjectId: person, action: "decision.make"), cursor: nil, limit: 10)
+                #expect(after.data.isEmpty, "an erasure strips the person from their decisions, and so from these rows")
             }
         }
 

@@ -510,7 +510,11 @@ extension CandorStore {
             try connection.execute("INSERT INTO offer_issues (subject_id, offer_id, decision_id, created_at) VALUES (?, ?, ?, ?)",
                                    .text(entry.subjectId), .text(offerId), .text(entry.id), .int(entry.at))
         }
-        try audit(connection, entry.principal, action: "decision.make", purpose: entry.purpose, subjectId: entry.subjectId, fields: entry.fields, outcome: entry.outcome)
+        // The audit row names the decision, which names the person: `audit_by_subject` then gets no random
+        // leaf per decision (see `Migrations.auditDecisionRefV1`).
+        var row = auditRow(entry.principal, action: "decision.make", purpose: entry.purpose, subjectId: nil, fields: entry.fields, outcome: entry.outcome, at: now)
+        row.decisionId = entry.id
+        try insertAudit(connection, row)
     }
 
     // MARK: - Outcomes and lift
@@ -640,6 +644,24 @@ struct JSONBytes {
 }
 
 extension Migrations {
+    /// A decision's audit row names the decision (`decision_id`) instead of the person. Every logged
+    /// decision wrote one random leaf of `audit_by_subject (subject_id, at)`; rows without a subject sort
+    /// together at one end of it, so now it grows there. The person is found through the decision, whose
+    /// `decisions_by_subject` entry is written anyway: the audit log read by person (`auditLog`) takes
+    /// the rows that name them and the rows of their decisions. An erasure strips the person from their
+    /// decisions, and so from these rows too. At 1M people, with the index dropped by hand as a trial:
+    /// decide 12,000 → 14,300/s, p99 50 → 27 ms. Rows written before keep their `subject_id`.
+    static let auditDecisionRefV1 = Migration(
+        name: "audit_decision_ref_v1",
+        sqlite: [
+            "ALTER TABLE audit_log ADD COLUMN decision_id TEXT",
+            "CREATE INDEX audit_by_decision ON audit_log (decision_id) WHERE decision_id IS NOT NULL",
+        ],
+        postgres: [
+            "ALTER TABLE audit_log ADD COLUMN decision_id TEXT",
+            "CREATE INDEX audit_by_decision ON audit_log (decision_id) WHERE decision_id IS NOT NULL",
+        ])
+
     /// Offer issues indexed by offer and by decision instead of by offer and person. Every logged
     /// decision wrote one random leaf of `(offer_id, subject_id)` per offer it issued — most of the
     /// decision journal's page writes at a million people. `(offer_id)` grows at the end of each
