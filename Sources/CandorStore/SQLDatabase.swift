@@ -133,3 +133,17 @@ final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+/// Helpers for `IN (…)` lists bound as parameters.
+enum SQLList {
+    /// `?, ?, …`: one placeholder per value.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    /// The values in slices of at most `size`, each to be bound as one list: bound parameters are
+    /// limited per statement (SQLite 32,766, PostgreSQL 65,535), and a long list is no faster to run.
+    static func chunks<T>(_ values: [T], of size: Int = 500) -> [ArraySlice<T>] {
+        stride(from: 0, to: values.count, by: size).map { values[$0..<min($0 + size, values.count)] }
+    }
+}

@@ -477,7 +477,7 @@ extension CandorStore {
                         [.text(event.optionalText(3) ?? ""), .text(destinationId), .int(event.int(0)), .text(event.text(1)), .text(type), .int(at), .int(at), .int(at)])
                 }
             }
-            let marks = Array(repeating: "?", count: events.count).joined(separator: ", ")
+            let marks = SQLList.placeholders(events.count)
             try connection.execute("UPDATE outbox SET status = 'dispatched' WHERE status = 'pending' AND id IN (\(marks))", events.map { .int($0.int(0)) })
             return events.count
         }
@@ -514,7 +514,7 @@ extension CandorStore {
                 "UPDATE delivery_jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE (destination_id, event_seq) IN (\(pairs))",
                 [.text(owner), .int(at + leaseMillis), .int(at)] + rows.flatMap { [SQLValue.text($0.text(0)), .int($0.int(1))] })
             // Everything the decision needs, read in the same transaction: events, destinations with secrets, people.
-            let seqMarks = Array(repeating: "?", count: rows.count).joined(separator: ", ")
+            let seqMarks = SQLList.placeholders(rows.count)
             var payloads = [Int64: String?]()
             let events = try connection.query("SELECT id, subject_id, payload FROM outbox WHERE id IN (\(seqMarks))", rows.map { .int($0.int(1)) })
             let opened = try self.openPayloads(connection, events.map { ($0.int(0), $0.optionalText(1), $0.optionalText(2)) })
@@ -529,7 +529,7 @@ extension CandorStore {
             let subjectIds = Array(Set(rows.map { $0.text(4) }.filter { !$0.isEmpty }))
             var people = [String: DeliverySubjectState]()
             if !subjectIds.isEmpty {
-                let marks = Array(repeating: "?", count: subjectIds.count).joined(separator: ", ")
+                let marks = SQLList.placeholders(subjectIds.count)
                 for row in try connection.query("SELECT id, status, has_objected, has_opted_out_of_sale FROM subjects WHERE id IN (\(marks))", subjectIds.map(SQLValue.text)) {
                     people[row.text(0)] = DeliverySubjectState(status: SubjectStatus(rawValue: row.text(1)) ?? .active, hasObjected: row.int(2) != 0,
                                                                hasOptedOutOfSale: row.int(3) != 0, consents: [:])
@@ -599,12 +599,12 @@ extension CandorStore {
     }
 
     static func flush(_ connection: SQLConnection, _ rows: LogRows) throws {
-        for chunk in stride(from: 0, to: rows.attempts.count, by: 100).map({ Array(rows.attempts[$0..<min($0 + 100, rows.attempts.count)]) }) {
+        for chunk in SQLList.chunks(rows.attempts, of: 100) {
             try connection.execute(
                 "INSERT INTO delivery_attempts (subject_id, destination_id, event_seq, attempt, at, outcome, status_code, error, duration_ms) VALUES "
                     + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })
         }
-        for chunk in stride(from: 0, to: rows.audits.count, by: 100).map({ Array(rows.audits[$0..<min($0 + 100, rows.audits.count)]) }) {
+        for chunk in SQLList.chunks(rows.audits, of: 100) {
             try connection.execute(
                 "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES "
                     + Array(repeating: "(?, ?, 'destination', ?, NULL, ?, ?, ?)", count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })

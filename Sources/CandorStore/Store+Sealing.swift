@@ -51,9 +51,8 @@ extension CandorStore {
         guard !subjectIds.isEmpty else { return [:] }
         let ids = Array(Set(subjectIds))
         var keys = [String: SymmetricKey]()
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = ids[start..<min(start + 500, ids.count)]
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+        for chunk in SQLList.chunks(ids) {
+            let marks = SQLList.placeholders(chunk.count)
             for row in try connection.query("SELECT subject_id, wrapped_key FROM subject_keys WHERE subject_id IN (\(marks))", chunk.map(SQLValue.text)) {
                 keys[row.text(0)] = try secrets.unwrapSubjectKey(row.blob(1), subjectId: row.text(0))
             }

@@ -400,7 +400,7 @@ extension CandorStore {
 
     func profileValues(_ connection: SQLConnection, subjectIds: [String]) throws -> [String: [String: ProfileValue]] {
         guard !subjectIds.isEmpty else { return [:] }
-        let marks = Array(repeating: "?", count: subjectIds.count).joined(separator: ", ")
+        let marks = SQLList.placeholders(subjectIds.count)
         var out = [String: [String: ProfileValue]]()
         var keys = [String: SymmetricKey]()
         for row in try connection.query(

@@ -52,7 +52,7 @@ final class SubjectKeyReader: Sendable {
             let ids = Array(batch.keys)
             do {
                 let rows = try await database.read { connection in
-                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+                    let marks = SQLList.placeholders(ids.count)
                     return try connection.query(
                         "SELECT s.id, s.status, k.wrapped_key FROM subjects s LEFT JOIN subject_keys k ON k.subject_id = s.id WHERE s.id IN (\(marks))",
                         ids.map(SQLValue.text))

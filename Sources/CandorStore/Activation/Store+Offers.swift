@@ -488,9 +488,8 @@ extension CandorStore {
     func record(_ entries: [DecisionJournal.Entry], _ connection: SQLConnection) throws {
         let people = Array(Set(entries.map(\.subjectId)))
         var live = Set<String>()
-        for start in stride(from: 0, to: people.count, by: 500) {
-            let chunk = people[start..<min(start + 500, people.count)]
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+        for chunk in SQLList.chunks(people) {
+            let marks = SQLList.placeholders(chunk.count)
             for row in try connection.query("SELECT id FROM subjects WHERE id IN (\(marks)) AND status <> ?",
                                             chunk.map(SQLValue.text) + [.text(SubjectStatus.erased.rawValue)]) {
                 live.insert(row.text(0))

@@ -94,9 +94,8 @@ extension CandorStore {
     /// each that the same read saw (the index feeder then knows which polled events it has already applied).
     func segmentProfiles(_ ids: [String], withNewestEvents: Bool) async throws -> (profiles: [String: SegmentProfile], newestEvents: [String: Int64]) {
         var profiles = [String: SegmentProfile](), newestEvents = [String: Int64]()
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = Array(ids[start..<min(ids.count, start + 500)])
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+        for chunk in SQLList.chunks(ids) {
+            let marks = SQLList.placeholders(chunk.count)
             let args = chunk.map(SQLValue.text)
             let (part, events) = try await database.read { connection -> ([String: SegmentProfile], [SQLRow]) in
                 let part = try self.readProfiles(connection, where: "IN (\(marks))", args)
