@@ -36,6 +36,8 @@ let package = Package(
             dependencies: [
                 "CandorCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding and reading values directly (see `GRDBConnection`).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
