@@ -169,12 +169,13 @@ extension CandorStore {
             """
         var arguments: [SQLValue] = [.int(cursor.flatMap { Int64($0) } ?? (newestFirst ? Int64.max : 0))]
         if let subjectId = query.subjectId {
-            // Both sides by index: the rows naming the person, and the rows of the person's decisions.
+            let person = try await decisionsOf(subjectId)
+            // The rows naming the person (by index), and the rows of the person's decisions (see `decisionsOf`).
             sql += """
                  AND a.id IN (SELECT id FROM audit_log WHERE subject_id = ?
-                 UNION ALL SELECT id FROM audit_log WHERE decision_id IN (SELECT id FROM decisions WHERE subject_id = ?))
+                 UNION ALL SELECT id FROM audit_log WHERE decision_id IN (SELECT id FROM decisions WHERE \(person.sql)))
                 """
-            arguments += [.text(subjectId), .text(subjectId)]
+            arguments += [.text(subjectId)] + person.arguments
         }
         for (column, value) in [("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
             if let value {

@@ -36,6 +36,7 @@ extension CandorStore {
         if let replayed: WriteOutcome<Subject> = try await replay(principal, idempotency) { return replayed }
         // Decisions still in the journal are written first, so the erasure below strips the person from them too.
         try await flushDecisions(subjectId: subjectId)
+        let decisions = try await decisionsOf(subjectId)
         let outcome = try await write(principal, idempotency: idempotency, status: 200, subjectId: subjectId) { connection -> Subject in
             let subject = try self.liveSubject(connection, subjectId)
             let createdAt = try connection.queryOne("SELECT created_at FROM subjects WHERE id = ?", .text(subjectId))?.int(0) ?? 0
@@ -47,8 +48,8 @@ extension CandorStore {
             // Activation keeps its counts (lift, total caps) but no longer says whom they were about
             // (the person's issues are found through their decisions, before those lose the name too);
             // used portal links go.
-            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE decision_id IN (SELECT id FROM decisions WHERE subject_id = ?)", .text(subjectId))
-            try connection.execute("UPDATE decisions SET subject_id = '' WHERE subject_id = ?", .text(subjectId))
+            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE decision_id IN (SELECT id FROM decisions WHERE \(decisions.sql))", decisions.arguments)
+            try connection.execute("UPDATE decisions SET subject_id = '' WHERE \(decisions.sql)", decisions.arguments)
             try connection.execute("DELETE FROM used_links WHERE subject_id = ?", .text(subjectId))
             // Surveys: progress and quiz answers go; an issued code stays spent but no longer names anyone.
             for table in ["survey_progress", "survey_responses", "incentive_issues"] {

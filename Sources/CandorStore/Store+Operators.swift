@@ -264,9 +264,10 @@ extension CandorStore {
         }
         try await decisionJournal.flush(store: self)
         let purposes = Dictionary(try await offers().compactMap { offer in offer.id.map { ($0, offer.purpose) } }, uniquingKeysWith: { a, _ in a })
+        let person = try await decisionsOf(subjectId)
         let rows = try await database.read { connection in
-            try connection.query("SELECT id, placement, arm, offers, created_at FROM decisions WHERE subject_id = ? ORDER BY created_at DESC LIMIT ?",
-                                 [.text(subjectId), .int(Int64(limit * 5))])
+            try connection.query("SELECT id, placement, arm, offers, created_at FROM decisions WHERE \(person.sql) ORDER BY created_at DESC LIMIT ?",
+                                 person.arguments + [.int(Int64(limit * 5))])
         }
         let records = rows.compactMap { row -> DecisionRecord? in
             let ids = (try? CandorJSON.decode([String].self, from: row.text(3))) ?? []

@@ -79,6 +79,8 @@ public final class CandorStore: Sendable {
     let activationCache = Locked(ActivationCache())
     /// The log of uncapped decisions, written in batches off the answer's path (Activation/DecisionJournal.swift).
     let decisionJournal = DecisionJournal()
+    /// SQLite: the person of every decision, in memory instead of an index on disk (Activation/DecisionOwners.swift).
+    let decisionOwners = DecisionOwners()
     /// Batched reads of the keys of subjects about to be written (SubjectKeyReader.swift).
     let subjectKeyReader = SubjectKeyReader()
     let logger: Logger

@@ -8,7 +8,7 @@ import Testing
     static let runnerRule = #"interests has "running" and consent("offers")"#
 
     /// A saved segment and a personalized onsite offer on it, plus a generic fallback offer.
-    func catalog(_ server: TestServer, capTotal: Int? = nil) async throws -> (segment: String, offer: String, fallback: String) {
+    func catalog(_ server: TestServer, capTotal: Int? = nil, capPerPerson: Int? = nil) async throws -> (segment: String, offer: String, fallback: String) {
         let segment = try await server.api.post("/v1/segments", key: server.keys.admin, body: try JSON.text(["name": "Runners", "rule": Self.runnerRule]))
         #expect(segment.status == .created, "\(segment.text)")
         let segmentId = try #require(try segment.object()["id"] as? String)
@@ -17,6 +17,7 @@ import Testing
             "content": ["en": ["title": "New trail shoes", "body": "For your next run"], "he": ["title": "נעלי שטח חדשות", "body": "לריצה הבאה"]],
         ]
         if let capTotal { offer["cap_total"] = capTotal }
+        if let capPerPerson { offer["cap_per_person"] = capPerPerson }
         let created = try await server.api.post("/v1/offers", key: server.keys.admin, body: try JSON.text(offer))
         #expect(created.status == .created, "\(created.text)")
         let generic = try await server.api.post("/v1/offers", key: server.keys.admin, body: try JSON.text([
@@ -200,6 +201,38 @@ import Testing
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(issued == 3)
+        }
+    }
+
+    @Test func aPerPersonCapHoldsUnderConcurrentDecisionsForEachPersonApart() async throws {
+        try await TestServer.run { server in
+            server.store.configureActivation { $0.holdoutShare = 0 }
+            var people = [String]()
+            for _ in 0..<3 {
+                let id = try await server.createSubject()
+                _ = try await server.declare(id, ["interests": ["running"]])
+                try await server.consent(id, ["offers": "granted"])
+                people.append(id)
+            }
+            let (_, offerId, fallbackId) = try await catalog(server, capPerPerson: 2)
+            // Two people, ten concurrent decisions each, interleaved: concurrent decisions share transactions.
+            let everyone = people
+            let issued = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        let person = everyone[i % 2]
+                        let d = try await self.decide(server, person)
+                        return (person, (d["offers"] as? [[String: Any]])?.contains { $0["offer_id"] as? String == offerId } == true)
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0[$1.0, default: 0] += $1.1 ? 1 : 0 }
+            }
+            #expect(issued[people[0]] == 2 && issued[people[1]] == 2, "\(issued)")
+            // Later, the cap still counts what was issued (from the log), and a third person still gets theirs.
+            let again = try await decide(server, people[0])
+            #expect((again["offers"] as? [[String: Any]])?.map { $0["offer_id"] as? String } == [fallbackId])
+            let third = try await decide(server, people[2])
+            #expect((third["offers"] as? [[String: Any]])?.first?["offer_id"] as? String == offerId)
         }
     }
 

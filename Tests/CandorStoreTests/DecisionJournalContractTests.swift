@@ -109,3 +109,45 @@ extension StoreContractTests {
         }
     }
 }
+
+/// On SQLite a person's decisions are found through `DecisionOwners`, which reads the decision log into
+/// memory: decisions another process logged — before or after this one last read — must still be found.
+@Suite("Decision owners across SQLite processes")
+struct DecisionOwnersSQLiteProcessesTests {
+    static func log(_ store: CandorStore, _ people: [String]) async throws -> [String] {
+        let entries = people.map { person in
+            DecisionJournal.Entry(id: Identifier.make("dec"), subjectId: person, placement: "onsite", arm: "personalized",
+                                  offerIds: ["off_boots"], at: 1_700_000_000_000, principal: nil, purpose: "offers", fields: ["interests"], outcome: "ok")
+        }
+        for entry in entries { store.decisionJournal.append(entry, store: store) }
+        try await store.flushDecisionLog()
+        return entries.map(\.id)
+    }
+
+    @Test("the console and an erasure on one process find every decision the other logged, and only the person's")
+    func decisionsLoggedByAnotherProcessAreFound() async throws {
+        try await withTemporarySQLitePath { path in
+            let raw = ServerSecrets.generateRaw()
+            let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+            let principal = try await Harness.seed(nodeA)
+            let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+            let person = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
+            let other = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
+
+            // Node B reads the (empty) log into memory first; node A then logs decisions for both people.
+            #expect(try await nodeB.decisions(subjectId: person, purpose: "offers", by: principal).isEmpty)
+            let first = try await Self.log(nodeA, [person, other, person, other, person])
+            #expect(Set(try await nodeB.decisions(subjectId: person, purpose: "offers", by: principal).map(\.id)) == [first[0], first[2], first[4]])
+            // More decisions after node B's last read, then node B erases the person: all four lose their name.
+            let later = try await Self.log(nodeA, [other, person])
+            _ = try await nodeB.erase(subjectId: person, by: principal)
+            let named = Dictionary(uniqueKeysWithValues: try await nodeA.database.read { try $0.query("SELECT id, subject_id FROM decisions", []) }.map { ($0.text(0), $0.text(1)) })
+            for id in [first[0], first[2], first[4], later[1]] { #expect(named[id] == "", "\(id)") }
+            for id in [first[1], first[3], later[0]] { #expect(named[id] == other, "\(id)") }
+            #expect(try await nodeA.decisions(subjectId: other, purpose: "offers", by: principal).count == 3)
+            #expect(try await nodeA.decisions(subjectId: person, purpose: "offers", by: principal).isEmpty)
+            try await nodeB.close()
+            try await nodeA.close()
+        }
+    }
+}

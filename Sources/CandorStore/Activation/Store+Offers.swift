@@ -444,6 +444,8 @@ extension CandorStore {
             decisionJournal.append(entry(chosen, personalized: personalized, at: at), store: self)
             await decisionJournal.awaitRoom(store: self)
         } else {
+            // Per-person caps count the person's earlier issues, found through their decisions.
+            let person = (candidates + fallback).contains(where: { $0.0.capPerPerson != nil }) ? try await decisionsOf(subjectId, alias: "d") : nil
             made = try await committer(for: subjectId).submit { connection -> Decision in
                 // Caps are counted inside the transaction that issues, with the offer rows locked on
                 // PostgreSQL, so concurrent decisions cannot both take the last one.
@@ -457,10 +459,9 @@ extension CandorStore {
                         // Counting stops at the cap: the count only has to say whether it is reached.
                         if let cap = offer.capTotal, try connection.queryOne(
                             "SELECT count(*) FROM (SELECT 1 FROM offer_issues WHERE offer_id = ? LIMIT ?) issued", .text(id), .int(Int64(cap)))?.int(0) ?? 0 >= Int64(cap) { continue }
-                        // The person's issues are found through their decisions (few), not an index by person.
-                        if let cap = offer.capPerPerson, try connection.queryOne(
-                            "SELECT count(*) FROM decisions d JOIN offer_issues i ON i.decision_id = d.id WHERE d.subject_id = ? AND i.offer_id = ?",
-                            .text(subjectId), .text(id))?.int(0) ?? 0 >= Int64(cap) { continue }
+                        if let cap = offer.capPerPerson, let person, try connection.query(
+                            "SELECT count(*) FROM decisions d JOIN offer_issues i ON i.decision_id = d.id WHERE \(person.sql) AND i.offer_id = ?",
+                            person.arguments + [.text(id)]).first?.int(0) ?? 0 >= Int64(cap) { continue }
                         out.append((offer, because))
                     }
                     return out
@@ -643,6 +644,13 @@ struct JSONBytes {
 }
 
 extension Migrations {
+    /// SQLite finds a person's decisions through `DecisionOwners` (memory) instead of an index on disk:
+    /// the index put every logged decision on a random leaf page. PostgreSQL keeps its index.
+    static let decisionOwnersInMemoryV1 = Migration(
+        name: "decision_owners_in_memory_v1",
+        sqlite: ["DROP INDEX decisions_by_subject"],
+        postgres: [])
+
     /// A decision's audit row names the decision (`decision_id`) instead of the person. Every logged
     /// decision wrote one random leaf of `audit_by_subject (subject_id, at)`; rows without a subject sort
     /// together at one end of it, so now it grows there. The person is found through the decision, whose
