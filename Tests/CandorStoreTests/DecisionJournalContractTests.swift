@@ -8,33 +8,42 @@ import Testing
 /// must wait for it rather than grow its queue without bound.
 extension StoreContractTests {
     @Suite("Decision journal") struct DecisionJournalTests {
-        static func entry(_ subjectId: String) -> DecisionJournal.Entry {
+        static func entry(_ subjectId: String, at: Int64 = 1_700_000_000_000) -> DecisionJournal.Entry {
             DecisionJournal.Entry(id: Identifier.make("dec"), subjectId: subjectId, placement: "onsite", arm: "personalized",
-                                  offerIds: ["off_boots"], at: 1_700_000_000_000, principal: nil, purpose: "offers",
+                                  offerIds: ["off_boots"], at: at, principal: nil, purpose: "offers",
                                   fields: ["interests"], outcome: "ok")
         }
 
-        @Test("a batch names live people only: an entry for someone erased before it was written, or unknown, keeps the decision without them",
+        @Test("a batch names live people only: an entry for someone erased after the decision, before it was written, keeps the decision without them; so does a decision for someone erased before",
               arguments: Backend.available)
-        func erasedAndUnknownPeopleAreNotNamed(backend: Backend) async throws {
+        func erasedPeopleAreNotNamed(backend: Backend) async throws {
             try await Harness.with(backend) { h in
-                let live = try await h.newSubject(), erased = try await h.newSubject()
-                // The erasure happens after the decision was answered but before its log is written (as when
-                // another process erases the person): the write itself must notice.
-                _ = try await h.store.erase(subjectId: erased, by: h.principal)
+                let live = try await h.newSubject(), erased = try await h.newSubject(), erasedBefore = try await h.newSubject()
+                _ = try await h.store.erase(subjectId: erasedBefore, by: h.principal)
+                h.clock.advance(byMillis: 3_600_000)
+                // Decisions are made; the erasure happens after they were answered but before their log is
+                // written (as when another process erases the person): the write itself must notice.
+                let now = h.clock.nowMillis()
                 let journal = DecisionJournal(maxPending: 1_000, maxBatch: 2)
-                let entries = [Self.entry(erased), Self.entry(live), Self.entry("sub_nobody"), Self.entry(live), Self.entry(erased)]
+                let entries = [Self.entry(erased, at: now), Self.entry(live, at: now), Self.entry(live, at: now), Self.entry(erased, at: now)]
+                h.clock.advance(byMillis: 1_000)
+                _ = try await h.store.erase(subjectId: erased, by: h.principal)
                 for entry in entries { journal.append(entry, store: h.store) }
                 try await journal.flush(store: h.store)
+                // A decision for a person erased an hour ago is logged without them by decide itself.
+                let late = try await h.store.decide(DecideInput(subjectId: erasedBefore, placement: "onsite"), by: h.principal)
+                #expect(late.arm == "excluded" && late.offers.isEmpty)
+                try await h.store.flushDecisionLog()
 
                 let named = Dictionary(uniqueKeysWithValues: try await h.query("SELECT id, subject_id FROM decisions").map { ($0.text(0), $0.text(1)) })
-                #expect(named.count == entries.count, "every decision is logged, for lift")
+                #expect(named.count == entries.count + 1, "every decision is logged, for lift")
                 for entry in entries { #expect(named[entry.id] == (entry.subjectId == live ? live : ""), "\(entry.subjectId)") }
+                #expect(named[late.decisionId] == "")
                 let issued = try await h.query("SELECT subject_id FROM offer_issues").map { $0.text(0) }.sorted()
-                #expect(issued == ["", "", "", live, live])
+                #expect(issued == ["", "", live, live])
                 // Audit rows name the decision; the audit log by person finds the live person's two.
                 let audited = try await h.query("SELECT decision_id, subject_id FROM audit_log WHERE action = 'decision.make'")
-                #expect(Set(audited.map { $0.text(0) }) == Set(entries.map(\.id)) && audited.allSatisfy { $0.isNull(1) })
+                #expect(Set(audited.map { $0.text(0) }) == Set(entries.map(\.id) + [late.decisionId]) && audited.allSatisfy { $0.isNull(1) })
                 let livePage = try await h.store.auditLog(AuditQuery(subjectId: live, action: "decision.make"), cursor: nil, limit: 10)
                 #expect(livePage.data.count == 2 && livePage.data.allSatisfy { $0.subjectId == live })
                 let erasedPage = try await h.store.auditLog(AuditQuery(subjectId: erased, action: "decision.make"), cursor: nil, limit: 10)

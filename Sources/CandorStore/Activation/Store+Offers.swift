@@ -427,9 +427,11 @@ extension CandorStore {
                 },
                 decidedAt: Timestamp.rfc3339(at))
         }
+        // Someone erased is known but has no profile: their decision is logged without them.
+        let loggedSubject = profile == nil ? "" : subjectId
         func entry(_ chosen: [(Offer, Because?)], personalized: Bool, at: Int64) -> DecisionJournal.Entry {
             DecisionJournal.Entry(
-                id: decisionId, subjectId: subjectId, placement: input.placement, arm: arm, offerIds: chosen.map { $0.0.id ?? "" }, at: at,
+                id: decisionId, subjectId: loggedSubject, placement: input.placement, arm: arm, offerIds: chosen.map { $0.0.id ?? "" }, at: at,
                 principal: principal, purpose: chosen.compactMap { $0.1?.consent.purpose }.first,
                 fields: Array(Set(chosen.flatMap { $0.1?.facts.map(\.field) ?? [] })), outcome: personalized ? "personalized" : "fallback")
         }
@@ -483,21 +485,21 @@ extension CandorStore {
         try record([entry], connection)
     }
 
-    /// Writes a batch of decision logs. An entry whose person was erased (or is unknown) by the time it is
-    /// written keeps the decision for lift, without them. The batch's people are checked with one query
-    /// per 500, not one each (1M people, 64 clients: decide +7%, p99 137 → 100–119 ms).
+    /// How long before its decision a person's erasure is still looked for when the decision is logged:
+    /// a decision is made for a person erased already only when this node had not heard of the erasure
+    /// yet (another process's, within one outbox poll), and clocks of processes writing one database agree.
+    static let erasureLookback: Int64 = 5 * 60 * 1_000
+
+    /// Writes a batch of decision logs. An entry whose person was erased by the time it is written keeps
+    /// the decision for lift, without them. Decide logs a person already erased without their id; what
+    /// is left are erasures since the decisions were made, which one query over the few recent erasures
+    /// finds (`subjects_by_erased_at`). Looking up every person of the batch instead read one random page
+    /// of `subjects` per decision (1M people, 64 clients: p99 7.2–7.7 → 6.0–6.4 ms).
     func record(_ entries: [DecisionJournal.Entry], _ connection: SQLConnection) throws {
-        let people = Array(Set(entries.map(\.subjectId)))
-        var live = Set<String>()
-        for chunk in SQLList.chunks(people) {
-            let marks = SQLList.placeholders(chunk.count)
-            for row in try connection.query("SELECT id FROM subjects WHERE id IN (\(marks)) AND status <> ?",
-                                            chunk.map(SQLValue.text) + [.text(SubjectStatus.erased.rawValue)]) {
-                live.insert(row.text(0))
-            }
-        }
+        guard let oldest = entries.map(\.at).min() else { return }
+        let erased = Set(try connection.query("SELECT id FROM subjects WHERE erased_at >= ?", [.int(oldest - Self.erasureLookback)]).map { $0.text(0) })
         for var entry in entries {
-            if !live.contains(entry.subjectId) { entry.subjectId = "" }
+            if erased.contains(entry.subjectId) { entry.subjectId = "" }
             try recordLive(entry, connection)
         }
     }
@@ -644,6 +646,13 @@ struct JSONBytes {
 }
 
 extension Migrations {
+    /// The erased people, by when: the decision log asks which of its batch's people were erased since
+    /// their decisions (`CandorStore.record`). Partial, so it holds only the erased.
+    static let subjectsByErasedAtV1 = Migration(
+        name: "subjects_by_erased_at_v1",
+        sqlite: ["CREATE INDEX subjects_by_erased_at ON subjects (erased_at) WHERE erased_at IS NOT NULL"],
+        postgres: ["CREATE INDEX subjects_by_erased_at ON subjects (erased_at) WHERE erased_at IS NOT NULL"])
+
     /// SQLite finds a person's decisions through `DecisionOwners` (memory) instead of an index on disk:
     /// the index put every logged decision on a random leaf page. PostgreSQL keeps its index.
     static let decisionOwnersInMemoryV1 = Migration(
