@@ -233,3 +233,18 @@ struct DecisionProjectionNodesTests {
         }
     }
 }
+
+/// Who is in the holdout must not change between versions: lift compares the same people over time.
+@Suite("Holdout assignment")
+struct HoldoutAssignmentTests {
+    @Test("a person's holdout group is the first 48 bits of SHA-256(\"candor-holdout:\" + id) as a fraction, as it always was")
+    func holdoutGroupIsStable() {
+        for n in 0..<500 {
+            let id = "sub_person_\(n)"
+            let hex = Digest.sha256Hex(Data("candor-holdout:\(id)".utf8))
+            let fraction = Double(UInt64(hex.prefix(12), radix: 16)!) / Double(1 << 48)
+            for share in [0.1, 0.5, 0.9] { #expect(CandorStore.isHoldout(id, share: share) == (fraction < share), "\(id) at \(share)") }
+        }
+        #expect(!CandorStore.isHoldout("sub_anyone", share: 0))
+    }
+}

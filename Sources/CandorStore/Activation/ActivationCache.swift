@@ -10,6 +10,26 @@ public enum OfferRanking: String, Codable, Sendable, CaseIterable {
     case thompson
 }
 
+/// An offer as decisions use it, prepared once per catalog load: its validity window parsed, and held
+/// by reference, so a decision passes offers around without copying their every field.
+final class CatalogOffer: Sendable {
+    let offer: Offer
+    let liveFrom: Int64?
+    let liveUntil: Int64?
+    /// Whether a cap (total or per person) applies: such offers are issued in a transaction that counts.
+    let capped: Bool
+
+    init(_ offer: Offer) {
+        self.offer = offer
+        liveFrom = offer.validFrom.flatMap(Timestamp.parse)
+        liveUntil = offer.validUntil.flatMap(Timestamp.parse)
+        capped = offer.capTotal != nil || offer.capPerPerson != nil
+    }
+
+    /// Whether the offer can be shown at `now` (within its validity window).
+    func isLive(at now: Int64) -> Bool { (liveFrom.map { $0 <= now } ?? true) && (liveUntil.map { $0 > now } ?? true) }
+}
+
 /// What a decision needs besides the person: the live catalog with its rules compiled, and what each
 /// offer earned so far. Decisions are the hot path, so neither is read from the database per request.
 ///
@@ -22,10 +42,17 @@ public enum OfferRanking: String, Codable, Sendable, CaseIterable {
 /// the database (in the background) every `recordLifetime`, which folds in the other nodes' counts.
 struct ActivationCache: Sendable {
     struct Catalog: Sendable {
-        var offers: [Offer]
+        /// Every offer, highest priority first (ties by id): the order of a decision ranked by priority.
+        var ranked: [CatalogOffer]
         /// segment id → compiled rule (segments that fail to compile are absent and match nobody).
         var rules: [String: SegmentExpr]
         var loadedAt: ContinuousClock.Instant
+
+        init(offers: [Offer], rules: [String: SegmentExpr], loadedAt: ContinuousClock.Instant) {
+            ranked = offers.sorted { ($0.priority ?? 0, $1.id ?? "") > ($1.priority ?? 0, $0.id ?? "") }.map(CatalogOffer.init)
+            self.rules = rules
+            self.loadedAt = loadedAt
+        }
     }
 
     static let catalogLifetime: Duration = .seconds(1)

@@ -56,10 +56,6 @@ public struct Offer: Codable, Sendable, Hashable {
         case createdAt = "created_at"
     }
 
-    func isLive(at now: Int64) -> Bool {
-        (validFrom.flatMap(Timestamp.parse).map { $0 <= now } ?? true) && (validUntil.flatMap(Timestamp.parse).map { $0 > now } ?? true)
-    }
-
     func words(for locale: String?) -> (String, OfferContent)? {
         if let locale, let words = content[locale] { return (locale, words) }
         if let words = content["en"] { return ("en", words) }
@@ -341,8 +337,10 @@ extension CandorStore {
     /// in the same group and lift compares like with like.
     public static func isHoldout(_ subjectId: String, share: Double) -> Bool {
         guard share > 0 else { return false }
-        let digest = Digest.sha256Hex(Data("candor-holdout:\(subjectId)".utf8))
-        let bucket = Double(UInt64(digest.prefix(12), radix: 16)!) / Double(1 << 48)
+        // The first 48 bits of SHA-256("candor-holdout:" + id), as a fraction of 2^48.
+        let digest = Digest.sha256(Array("candor-holdout:\(subjectId)".utf8))
+        let bits = digest.prefix(6).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let bucket = Double(bits) / Double(1 << 48)
         return bucket < share
     }
 
@@ -381,13 +379,15 @@ extension CandorStore {
         // The catalog is almost always in memory: taking it without an `await` spares a task frame per decision.
         let catalog: ActivationCache.Catalog
         if let cached = cachedActivationCatalog() { catalog = cached } else { catalog = try await activationCatalog() }
-        let live = catalog.offers.filter { $0.placements.contains(input.placement) && $0.isLive(at: now) }
+        // In rank order (the catalog keeps its offers sorted by priority), so nothing is sorted here.
+        let live = catalog.ranked.filter { $0.offer.placements.contains(input.placement) && $0.isLive(at: now) }
         let active = profile?.status == .active
         let holdout = active && Self.isHoldout(subjectId, share: settings.holdoutShare)
-        var personal = [(Offer, Because)]()
+        var candidates = [(CatalogOffer, Because?)]()
         var allowedFields = [String: Set<String>]()
         if let profile, active, !holdout {
-            for offer in live {
+            for entry in live {
+                let offer = entry.offer
                 guard let segmentId = offer.segmentId, let purposeKey = offer.purpose, let purpose = registry.purposes[purposeKey],
                       PurposeGate.teamMayUse(principal.team, purpose: purposeKey),
                       PurposeGate.visibility(for: purpose, status: profile.status, hasObjected: profile.hasObjected, consent: profile.consents[purposeKey], now: now) == .visible,
@@ -397,30 +397,26 @@ extension CandorStore {
                 let allowed = allowedFields[purposeKey] ?? PurposeGate.fieldKeys(serving: purposeKey, in: registry.fields.values)
                 allowedFields[purposeKey] = allowed
                 let facts = SegmentEvaluator.reasons(expr, profile, purposes: registry.purposes, now: now).facts.filter { allowed.contains($0.field) }
-                personal.append((offer, Because(
+                candidates.append((entry, Because(
                     facts: facts.map { BecauseFact(field: $0.field, value: $0.value, declaredAt: Timestamp.rfc3339($0.declaredAt), source: $0.source, collectionPoint: $0.collectionPoint) },
                     consent: BecauseConsent(purpose: purposeKey, legalBasis: purpose.legalBasis.rawValue, noticeVersion: profile.consents[purposeKey]?.noticeVersion))))
             }
         }
-        let generic = live.filter { $0.segmentId == nil }.map { ($0, Because?.none) }
-        let ranked: (([(Offer, Because?)]) -> [(Offer, Because?)]) = { list in
-            list.sorted { ($0.0.priority ?? 0, $1.0.id ?? "") > ($1.0.priority ?? 0, $0.0.id ?? "") }
-        }
-        var candidates = ranked(personal.map { ($0.0, Optional($0.1)) })
         if settings.ranking == .thompson, candidates.count > 1 {
             let records = try await offerRecords()
             var rng = SystemRandomNumberGenerator()
-            let order = ThompsonSampling.rank(candidates.indices.map { (id: $0, record: records[candidates[$0].0.id ?? ""] ?? ArmRecord(trials: 0, successes: 0)) }, using: &rng)
+            let order = ThompsonSampling.rank(candidates.indices.map { (id: $0, record: records[candidates[$0].0.offer.id ?? ""] ?? ArmRecord(trials: 0, successes: 0)) }, using: &rng)
             candidates = order.map { candidates[$0] }
         }
-        let fallback = ranked(generic)
+        let fallback = live.filter { $0.offer.segmentId == nil }.map { ($0, Because?.none) }
         let arm = !active ? "excluded" : (holdout ? "holdout" : "personalized")
         let decisionId = Identifier.make("dec")
         let dialect = database.dialect
-        func decision(_ chosen: [(Offer, Because?)], personalized: Bool, at: Int64) -> Decision {
+        func decision(_ chosen: [(CatalogOffer, Because?)], personalized: Bool, at: Int64) -> Decision {
             Decision(
                 decisionId: decisionId, placement: input.placement, arm: arm, personalized: personalized,
-                offers: chosen.map { offer, because in
+                offers: chosen.map { entry, because in
+                    let offer = entry.offer
                     let (locale, words) = offer.words(for: input.context?.locale) ?? ("en", OfferContent(title: offer.name, body: ""))
                     return DecidedOffer(offerId: offer.id ?? "", locale: locale, title: words.title, body: words.body, priority: offer.priority ?? 0,
                                         route: offer.route, incentivePool: offer.incentivePool, because: because)
@@ -429,14 +425,14 @@ extension CandorStore {
         }
         // Someone erased is known but has no profile: their decision is logged without them.
         let loggedSubject = profile == nil ? "" : subjectId
-        func entry(_ chosen: [(Offer, Because?)], personalized: Bool, at: Int64) -> DecisionJournal.Entry {
+        func entry(_ chosen: [(CatalogOffer, Because?)], personalized: Bool, at: Int64) -> DecisionJournal.Entry {
             DecisionJournal.Entry(
-                id: decisionId, subjectId: loggedSubject, placement: input.placement, arm: arm, offerIds: chosen.map { $0.0.id ?? "" }, at: at,
+                id: decisionId, subjectId: loggedSubject, placement: input.placement, arm: arm, offerIds: chosen.map { $0.0.offer.id ?? "" }, at: at,
                 principal: principal, purpose: chosen.compactMap { $0.1?.consent.purpose }.first,
                 fields: Array(Set(chosen.flatMap { $0.1?.facts.map(\.field) ?? [] })), outcome: personalized ? "personalized" : "fallback")
         }
         let made: Decision
-        if !(candidates + fallback).contains(where: { $0.0.capTotal != nil || $0.0.capPerPerson != nil }) {
+        if !candidates.contains(where: { $0.0.capped }) && !fallback.contains(where: { $0.0.capped }) {
             // Nothing capped: nothing to count, so the decision answers at once and its log (decision,
             // issued offers, audit row) goes to the journal, which writes it within milliseconds.
             let personalized = !candidates.isEmpty
@@ -447,14 +443,14 @@ extension CandorStore {
             await decisionJournal.awaitRoom(store: self)
         } else {
             // Per-person caps count the person's earlier issues, found through their decisions.
-            let person = (candidates + fallback).contains(where: { $0.0.capPerPerson != nil }) ? try await decisionsOf(subjectId, alias: "d") : nil
+            let person = (candidates + fallback).contains(where: { $0.0.offer.capPerPerson != nil }) ? try await decisionsOf(subjectId, alias: "d") : nil
             made = try await committer(for: subjectId).submit { connection -> Decision in
                 // Caps are counted inside the transaction that issues, with the offer rows locked on
                 // PostgreSQL, so concurrent decisions cannot both take the last one.
-                func pick(_ list: [(Offer, Because?)]) throws -> [(Offer, Because?)] {
-                    var out = [(Offer, Because?)]()
-                    for (offer, because) in list where out.count < limit {
-                        let id = offer.id ?? ""
+                func pick(_ list: [(CatalogOffer, Because?)]) throws -> [(CatalogOffer, Because?)] {
+                    var out = [(CatalogOffer, Because?)]()
+                    for (entry, because) in list where out.count < limit {
+                        let offer = entry.offer, id = offer.id ?? ""
                         if offer.capTotal != nil || offer.capPerPerson != nil {
                             _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
                         }
@@ -464,7 +460,7 @@ extension CandorStore {
                         if let cap = offer.capPerPerson, let person, try connection.query(
                             "SELECT count(*) FROM decisions d JOIN offer_issues i ON i.decision_id = d.id WHERE \(person.sql) AND i.offer_id = ?",
                             person.arguments + [.text(id)]).first?.int(0) ?? 0 >= Int64(cap) { continue }
-                        out.append((offer, because))
+                        out.append((entry, because))
                     }
                     return out
                 }
