@@ -29,7 +29,10 @@ final class DecisionJournal: Sendable {
         var outcome: String
     }
 
-    static let delay: Duration = .milliseconds(5)
+    /// How long the first entry of a batch waits for others. Each commit writes the tail pages of every
+    /// table and index the log touches, whatever the batch's size, so fewer, larger batches write less:
+    /// 1M people, 64 clients, alternating runs: 5 ms 23,633–25,347 decisions/s, 20 ms 25,895–26,125/s.
+    static let delay: Duration = .milliseconds(20)
     /// How many entries may wait for their write. Past this, decisions wait for the journal (see
     /// `awaitRoom`): without it a load faster than the disk can log grew the queue, and memory, without
     /// bound (1M people, 64 clients: ~100,000 entries behind after 15 s).
