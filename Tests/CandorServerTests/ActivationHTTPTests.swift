@@ -27,6 +27,18 @@ import Testing
         return (segmentId, try #require(try created.object()["id"] as? String), try #require(try generic.object()["id"] as? String))
     }
 
+    /// People who declared running and consented to offers: the catalog's segment.
+    func runners(_ server: TestServer, _ count: Int) async throws -> [String] {
+        var people = [String]()
+        for _ in 0..<count {
+            let id = try await server.createSubject()
+            _ = try await server.declare(id, ["interests": ["running"]])
+            try await server.consent(id, ["offers": "granted"])
+            people.append(id)
+        }
+        return people
+    }
+
     func decide(_ server: TestServer, _ subjectId: String, placement: String = "onsite", locale: String = "en", key: String? = nil) async throws -> [String: Any] {
         let reply = try await server.api.post("/v1/decide", key: key ?? server.keys.sales, body: try JSON.text([
             "subject_id": subjectId, "placement": placement, "context": ["page": "/shoes", "locale": locale],
@@ -207,13 +219,7 @@ import Testing
     @Test func aPerPersonCapHoldsUnderConcurrentDecisionsForEachPersonApart() async throws {
         try await TestServer.run { server in
             server.store.configureActivation { $0.holdoutShare = 0 }
-            var people = [String]()
-            for _ in 0..<3 {
-                let id = try await server.createSubject()
-                _ = try await server.declare(id, ["interests": ["running"]])
-                try await server.consent(id, ["offers": "granted"])
-                people.append(id)
-            }
+            let people = try await runners(server, 3)
             let (_, offerId, fallbackId) = try await catalog(server, capPerPerson: 2)
             // Two people, ten concurrent decisions each, interleaved: concurrent decisions share transactions.
             let everyone = people
@@ -277,13 +283,7 @@ import Testing
         try await TestServer.run { server in
             server.store.configureActivation { $0.holdoutShare = 0 }
             _ = try await catalog(server)
-            var people = [String]()
-            for _ in 0..<6 {
-                let id = try await server.createSubject()
-                _ = try await server.declare(id, ["interests": ["running"]])
-                try await server.consent(id, ["offers": "granted"])
-                people.append(id)
-            }
+            let people = try await runners(server, 6)
             // 60 concurrent decisions, none capped: each answers from memory and is logged by the journal.
             let everyone = people
             let ids = try await withThrowingTaskGroup(of: String.self) { group in

@@ -126,6 +126,20 @@ final class TestClock: CandorClock, @unchecked Sendable {
 
 /// A path for an SQLite file in a fresh temporary directory, for tests that open the same file more than
 /// once (as a second process would, or after a close); the directory is removed once `body` ends.
+/// Two stores on one SQLite file, as two processes would have (a server and `candor erase`, say), and
+/// the first store's seeded principal; both are closed afterwards.
+func withTwoStoresOnOneSQLiteFile(_ body: (CandorStore, CandorStore, Principal) async throws -> Void) async throws {
+    try await withTemporarySQLitePath { path in
+        let raw = ServerSecrets.generateRaw()
+        let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        let principal = try await Harness.seed(nodeA)
+        let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        try await body(nodeA, nodeB, principal)
+        try await nodeB.close()
+        try await nodeA.close()
+    }
+}
+
 func withTemporarySQLitePath(_ body: (String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candor-file-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -135,11 +135,7 @@ struct DecisionOwnersSQLiteProcessesTests {
 
     @Test("the console and an erasure on one process find every decision the other logged, and only the person's")
     func decisionsLoggedByAnotherProcessAreFound() async throws {
-        try await withTemporarySQLitePath { path in
-            let raw = ServerSecrets.generateRaw()
-            let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
-            let principal = try await Harness.seed(nodeA)
-            let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        try await withTwoStoresOnOneSQLiteFile { nodeA, nodeB, principal in
             let person = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
             let other = try #require(try await nodeA.createSubject(SubjectInput(externalId: nil, email: nil), by: principal).freshValue).id
 
@@ -155,8 +151,6 @@ struct DecisionOwnersSQLiteProcessesTests {
             for id in [first[1], first[3], later[0]] { #expect(named[id] == other, "\(id)") }
             #expect(try await nodeA.decisions(subjectId: other, purpose: "offers", by: principal).count == 3)
             #expect(try await nodeA.decisions(subjectId: person, purpose: "offers", by: principal).isEmpty)
-            try await nodeB.close()
-            try await nodeA.close()
         }
     }
 }

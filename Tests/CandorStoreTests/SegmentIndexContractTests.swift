@@ -179,11 +179,7 @@ struct SegmentIndexNodesTests {
 struct SegmentIndexSQLiteProcessesTests {
     @Test("another process's change to a person this node has just written still reaches this node's index")
     func laterChangeByAnotherProcessIsApplied() async throws {
-        try await withTemporarySQLitePath { path in
-            let raw = ServerSecrets.generateRaw()
-            let nodeA = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
-            let principal = try await Harness.seed(nodeA)
-            let nodeB = try await CandorStore(database: try SQLiteDatabase(path: path), secrets: try ServerSecrets(masterKey: raw.master, signingKey: raw.signing))
+        try await withTwoStoresOnOneSQLiteFile { nodeA, nodeB, principal in
 
             let rule = #"interests has "hiking" and consent("offers")"#
             #expect(try await nodeA.countSegment(rule: rule) == 0)
@@ -200,8 +196,6 @@ struct SegmentIndexSQLiteProcessesTests {
             // And this node's own next write is in its index at once, as before.
             _ = try await nodeA.setConsents(subjectId: id, [ConsentInput(purpose: "offers", status: "granted", method: "checkbox", noticeVersion: 1)], by: principal)
             #expect(try await nodeA.countSegment(rule: rule) == 1)
-            try await nodeB.close()
-            try await nodeA.close()
         }
     }
 }
