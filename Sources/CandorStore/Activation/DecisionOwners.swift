@@ -68,9 +68,6 @@ final class DecisionOwners: Sendable {
             return (rowids, state.watermark)
         }
     }
-
-    /// Bytes held (for the index size the server logs).
-    var bytes: Int { state.withLock { $0.hashes.capacity * MemoryLayout<UInt32>.stride } }
 }
 
 extension CandorStore {

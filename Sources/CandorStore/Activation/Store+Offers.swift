@@ -451,7 +451,7 @@ extension CandorStore {
                     var out = [(CatalogOffer, Because?)]()
                     for (entry, because) in list where out.count < limit {
                         let offer = entry.offer, id = offer.id ?? ""
-                        if offer.capTotal != nil || offer.capPerPerson != nil {
+                        if entry.capped {
                             _ = try connection.queryOne("SELECT id FROM offers WHERE id = ?\(dialect.forUpdate)", .text(id))
                         }
                         // Counting stops at the cap: the count only has to say whether it is reached.
