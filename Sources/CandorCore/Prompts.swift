@@ -425,7 +425,7 @@ public enum PromptTargeting {
 
     /// The bucket (0..<10,000) of a visitor for a prompt.
     public static func sampleBucket(visitorId: String, promptId: String) -> Int {
-        let digest = Digest.sha256(Data("candor-prompt-sample:\(visitorId):\(promptId)".utf8))
+        let digest = Digest.sha256(utf8: "candor-prompt-sample:\(visitorId):\(promptId)")
         let number = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return Int(number % 10_000)
     }

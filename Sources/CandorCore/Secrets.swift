@@ -9,13 +9,20 @@ public enum Digest {
     public static func sha256Hex(_ data: some DataProtocol) -> String { hex(sha256(data)) }
     /// Lowercase hex of bytes.
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 15)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// SHA-256 of a text's UTF-8 bytes, read in place (no copy into `Data` or an array first).
+    public static func sha256(utf8 text: String) -> [UInt8] {
+        var text = text
+        return text.withUTF8 { Array(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
     /// Bytes from hex, or nil when the text is not hex.
     public static func bytes(hex: String) -> [UInt8]? {
@@ -63,7 +70,7 @@ public enum KeyMaterial {
 
     /// The hash a key is stored and looked up under. Keys carry enough randomness that a plain
     /// SHA-256 cannot be reversed; nobody can learn a key from the database.
-    public static func storageHash(_ key: String) -> String { Digest.sha256Hex(Data(key.utf8)) }
+    public static func storageHash(_ key: String) -> String { Digest.hex(Digest.sha256(utf8: key)) }
 }
 
 /// The secrets a Candor installation holds: the master key that wraps subject keys and derives lookup

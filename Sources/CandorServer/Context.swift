@@ -47,8 +47,9 @@ struct AuthMiddleware: RouterMiddleware {
             throw Problem.field(.forbidden, .forbidden, field: "Authorization", "publishable keys only work from the browser on collection endpoints; use a secret key")
         }
         var context = context
+        // The key is named in the log where a request's failure is logged (`ProblemMiddleware`), not set on
+        // the request's logger here: setting logger metadata re-renders all of it, on every request.
         context.principal = principal
-        context.logger[metadataKey: "candor.key"] = .string(principal.key.id)
         return try await next(request, context)
     }
 }

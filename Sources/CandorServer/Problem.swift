@@ -2,6 +2,7 @@ import CandorCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// An RFC 9457 problem document. Every failure the caller can act on is answered with one.
 struct Problem: Error, HTTPResponseError, Codable {
@@ -75,7 +76,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try Problem(status: error.status, kind: kind, title: error.status.reasonPhrase, detail: error.body ?? error.status.reasonPhrase)
                 .response(from: request, context: context)
         } catch {
-            context.logger.error("request failed", metadata: ["error.type": "\(type(of: error))", "error": "\(String(describing: error).prefix(300))"])
+            var metadata: Logger.Metadata = ["error.type": "\(type(of: error))", "error": "\(String(describing: error).prefix(300))"]
+            if let key = (context as? CandorRequestContext)?.principal?.key.id { metadata["candor.key"] = .string(key) }
+            context.logger.error("request failed", metadata: metadata)
             return try Problem(status: .internalServerError, kind: "internal", title: "Internal error", detail: "The server failed; nothing was acknowledged.")
                 .response(from: request, context: context)
         }

@@ -72,6 +72,15 @@ public enum SQLDialect: Sendable {
     /// Appended to a SELECT over `subjects s …` to lock the subject's row: every write to one subject
     /// (and so to its ledger chain) is serialised across nodes.
     var lockSubject: String { self == .postgres ? " FOR UPDATE OF s" : "" }
+
+    /// A condition that is true when the JSON array of strings in `column` holds the value bound to the
+    /// one `?` it contains (a decision's offers, for instance).
+    func jsonArrayContains(_ column: String) -> String {
+        switch self {
+        case .sqlite: "EXISTS (SELECT 1 FROM json_each(\(column)) WHERE value = ?)"
+        case .postgres: "EXISTS (SELECT 1 FROM json_array_elements_text(\(column)::json) AS element(value) WHERE element.value = ?)"
+        }
+    }
 }
 
 /// A connection inside a transaction. Synchronous on purpose: a transaction runs on a thread of its own,
@@ -145,5 +154,14 @@ enum SQLList {
     /// limited per statement (SQLite 32,766, PostgreSQL 65,535), and a long list is no faster to run.
     static func chunks<T>(_ values: [T], of size: Int = 500) -> [ArraySlice<T>] {
         stride(from: 0, to: values.count, by: size).map { values[$0..<min($0 + size, values.count)] }
+    }
+
+    /// Inserts `rows`, up to `size` of them a statement: `head` is `INSERT INTO t (a, b) VALUES `, and
+    /// `tuple` one row's `(?, ?)`. Rows that share a statement share its work too: SQLite keeps its
+    /// cursors open from one row to the next, where separate statements each open them and seek from the root.
+    static func insert(_ connection: SQLConnection, _ head: String, tuple: String, rows: [[SQLValue]], size: Int = 100) throws {
+        for chunk in chunks(rows, of: size) {
+            try connection.execute(head + Array(repeating: tuple, count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })
+        }
     }
 }

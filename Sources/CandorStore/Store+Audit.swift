@@ -302,4 +302,18 @@ extension Migrations {
         name: "audit_purpose_use_v1",
         sqlite: ["CREATE INDEX audit_purpose_use ON audit_log (team, actor, purpose, at) WHERE purpose IS NOT NULL"],
         postgres: ["CREATE INDEX audit_purpose_use ON audit_log (team, actor, purpose, at) WHERE purpose IS NOT NULL"])
+
+    /// `audit_by_subject` holds only the rows that name a person. Every search of it asks for one person
+    /// (`subject_id = ?` implies the condition on both backends), while the rows without one (decisions,
+    /// which name their decision instead, and the system's own) cost an index entry each for nothing.
+    static let auditBySubjectPartialV1 = Migration(
+        name: "audit_by_subject_partial_v1",
+        sqlite: [
+            "DROP INDEX audit_by_subject",
+            "CREATE INDEX audit_by_subject ON audit_log (subject_id, at) WHERE subject_id IS NOT NULL",
+        ],
+        postgres: [
+            "DROP INDEX audit_by_subject",
+            "CREATE INDEX audit_by_subject ON audit_log (subject_id, at) WHERE subject_id IS NOT NULL",
+        ])
 }

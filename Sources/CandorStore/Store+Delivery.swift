@@ -599,16 +599,10 @@ extension CandorStore {
     }
 
     static func flush(_ connection: SQLConnection, _ rows: LogRows) throws {
-        for chunk in SQLList.chunks(rows.attempts, of: 100) {
-            try connection.execute(
-                "INSERT INTO delivery_attempts (subject_id, destination_id, event_seq, attempt, at, outcome, status_code, error, duration_ms) VALUES "
-                    + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })
-        }
-        for chunk in SQLList.chunks(rows.audits, of: 100) {
-            try connection.execute(
-                "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES "
-                    + Array(repeating: "(?, ?, 'destination', ?, NULL, ?, ?, ?)", count: chunk.count).joined(separator: ", "), chunk.flatMap { $0 })
-        }
+        try SQLList.insert(connection, "INSERT INTO delivery_attempts (subject_id, destination_id, event_seq, attempt, at, outcome, status_code, error, duration_ms) VALUES ",
+                           tuple: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", rows: rows.attempts)
+        try SQLList.insert(connection, "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES ",
+                           tuple: "(?, ?, 'destination', ?, NULL, ?, ?, ?)", rows: rows.audits)
     }
 
     /// Records one outcome: the job's state now, and (into `rows`) its attempt-log and audit rows.

@@ -45,10 +45,8 @@ extension CandorStore {
                 try connection.execute("DELETE FROM \(table) WHERE subject_id = ?", .text(subjectId))
             }
             try connection.execute("UPDATE outbox SET payload = NULL, status = CASE WHEN status = 'pending' THEN 'purged' ELSE status END WHERE subject_id = ?", .text(subjectId))
-            // Activation keeps its counts (lift, total caps) but no longer says whom they were about
-            // (the person's issues are found through their decisions, before those lose the name too);
-            // used portal links go.
-            try connection.execute("UPDATE offer_issues SET subject_id = '' WHERE decision_id IN (SELECT id FROM decisions WHERE \(decisions.sql))", decisions.arguments)
+            // Activation keeps its decisions (lift, and the offers they issued) but no longer says whom
+            // they were about; used portal links go.
             try connection.execute("UPDATE decisions SET subject_id = '' WHERE \(decisions.sql)", decisions.arguments)
             try connection.execute("DELETE FROM used_links WHERE subject_id = ?", .text(subjectId))
             // Surveys: progress and quiz answers go; an issued code stays spent but no longer names anyone.

@@ -176,7 +176,7 @@ extension CandorStore {
     public func openOperatorSession(_ account: Operator) async throws -> (token: String, session: OperatorSession) {
         var generator = SystemRandomNumberGenerator()
         let token = Digest.hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        let tokenHash = Digest.sha256Hex(Data(token.utf8))
+        let tokenHash = Digest.hex(Digest.sha256(utf8: token))
         let at = now
         _ = try await committer.submit { connection in
             try connection.execute("UPDATE operators SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?", .int(at), .text(account.id))
@@ -198,7 +198,7 @@ extension CandorStore {
     /// its operator disabled. An ended session is deleted when it is found so.
     public func operatorSession(token: String) async throws -> OperatorSession? {
         guard token.count == 64, token.allSatisfy(\.isHexDigit) else { return nil }
-        let tokenHash = Digest.sha256Hex(Data(token.utf8))
+        let tokenHash = Digest.hex(Digest.sha256(utf8: token))
         let at = now
         let found = try await database.read { connection -> (OperatorSession, Bool)? in
             guard let row = try connection.queryOne(

@@ -219,10 +219,16 @@ public final class CandorStore: Sendable {
     }
 
     func insertAudit(_ connection: SQLConnection, _ row: AuditRow) throws {
-        try connection.execute(
-            "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            .int(row.at), .text(row.actor), .text(row.team), .text(row.action), .text(row.purpose), .text(row.subjectId), .text(row.fields), .text(row.outcome),
-            .text(row.decisionId))
+        try insertAudits(connection, [row])
+    }
+
+    /// Inserts audit rows, many to a statement.
+    func insertAudits(_ connection: SQLConnection, _ rows: [AuditRow]) throws {
+        try SQLList.insert(connection, "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome, decision_id) VALUES ",
+                           tuple: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", rows: rows.map { row in
+                               [.int(row.at), .text(row.actor), .text(row.team), .text(row.action), .text(row.purpose), .text(row.subjectId),
+                                .text(row.fields), .text(row.outcome), .text(row.decisionId)]
+                           })
     }
 
     /// The actor a ledger entry names: the key, the person themselves (portal) or the system.

@@ -299,7 +299,6 @@ import Testing
             #expect(try await server.api.delete("/v1/subjects/\(last)", key: server.keys.admin).status == .ok)
             try await Task.sleep(for: .milliseconds(50))
             #expect(try await server.store.database.read { try $0.queryOne("SELECT count(*) FROM decisions WHERE subject_id = ?", .text(last))?.int(0) } == 0)
-            #expect(try await server.store.database.read { try $0.queryOne("SELECT count(*) FROM offer_issues WHERE subject_id = ?", .text(last))?.int(0) } == 0)
         }
     }
 
@@ -309,7 +308,7 @@ import Testing
             let id = try await server.createSubject()
             _ = try await server.declare(id, ["interests": ["running"]])
             try await server.consent(id, ["offers": "granted"])
-            let (_, offerId, _) = try await catalog(server)
+            let (_, offerId, fallbackId) = try await catalog(server)
             let decision = try await decide(server, id)
             let decisionId = try #require(decision["decision_id"] as? String)
             for type in ["impression", "click", "conversion", "conversion"] {
@@ -326,6 +325,11 @@ import Testing
             #expect(personalized["decisions"] as? Int == 1 && personalized["conversions"] as? Int == 1)
             #expect(json["confidence"] as? Double == 0.95)
             #expect((json["difference_low"] as? Double ?? 2) <= (json["difference"] as? Double ?? -2))
+            // By offer: the decision issued the personalized offer, not the fallback.
+            for (offer, decisions) in [(offerId, 1), (fallbackId, 0)] {
+                let byOffer = try await server.api.get("/v1/offers/report?offer_id=\(offer)", key: server.keys.admin).object()
+                #expect((byOffer["personalized"] as? [String: Any])?["decisions"] as? Int == decisions, "\(offer)")
+            }
         }
     }
 }

@@ -39,8 +39,9 @@ extension StoreContractTests {
                 #expect(named.count == entries.count + 1, "every decision is logged, for lift")
                 for entry in entries { #expect(named[entry.id] == (entry.subjectId == live ? live : ""), "\(entry.subjectId)") }
                 #expect(named[late.decisionId] == "")
-                let issued = try await h.query("SELECT subject_id FROM offer_issues").map { $0.text(0) }.sorted()
-                #expect(issued == ["", "", live, live])
+                // Every logged decision counts its offers' issues, the erased people's too.
+                let issued = try await h.query("SELECT offer_id, issued FROM offer_issue_counts").map { "\($0.text(0))=\($0.int(1))" }
+                #expect(issued == ["off_boots=4"], "two batches of two")
                 // Audit rows name the decision; the audit log by person finds the live person's two.
                 let audited = try await h.query("SELECT decision_id, subject_id FROM audit_log WHERE action = 'decision.make'")
                 #expect(Set(audited.map { $0.text(0) }) == Set(entries.map(\.id) + [late.decisionId]) && audited.allSatisfy { $0.isNull(1) })

@@ -62,7 +62,6 @@ extension StoreContractTests {
             try await h.tamper("INSERT INTO offers (id, body, created_at) VALUES ('off_1', '{}', ?)", [.int(now)])
             try await h.tamper("INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES (?, ?, 'home', 'treatment', '[\"off_1\"]', ?)",
                                [.text("dec_\(marker)"), .text(subject), .int(now)])
-            try await h.tamper("INSERT INTO offer_issues (subject_id, offer_id, decision_id, created_at) VALUES (?, 'off_1', ?, ?)", [.text(subject), .text("dec_\(marker)"), .int(now)])
             try await h.tamper("INSERT INTO outcomes (decision_id, offer_id, type, created_at) VALUES (?, 'off_1', 'click', ?)", [.text("dec_\(marker)"), .int(now)])
             try await h.tamper("INSERT INTO used_links (subject_id, nonce, used_at, expires_at) VALUES (?, ?, ?, ?)", [.text(subject), .text("n-\(marker)"), .int(now), .int(now + 3_600_000)])
 
@@ -86,7 +85,7 @@ extension StoreContractTests {
             try await Backend.administer(url, "CHECKPOINT")
 
             // Then no subject-owned row still names them (rights requests and the audit log keep the bare id by design)
-            for table in ["profile_values", "consents", "subject_keys", "idempotency", "decisions", "offer_issues", "used_links",
+            for table in ["profile_values", "consents", "subject_keys", "idempotency", "decisions", "used_links",
                           "survey_progress", "survey_responses", "incentive_issues"] {
                 #expect(try await h.query("SELECT count(*) FROM \(table) WHERE subject_id = ?", [.text(subject)]).first?.int(0) == 0, "\(table)")
             }

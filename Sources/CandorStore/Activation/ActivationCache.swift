@@ -183,7 +183,7 @@ extension CandorStore {
     private func loadOfferRecords() async throws -> [String: ArmRecord] {
         let loaded = try await database.read { connection -> [String: ArmRecord] in
             var out = [String: ArmRecord]()
-            for row in try connection.query("SELECT offer_id, count(*) FROM offer_issues GROUP BY offer_id", []) {
+            for row in try connection.query("SELECT offer_id, issued FROM offer_issue_counts", []) {
                 out[row.text(0)] = ArmRecord(trials: Int(row.int(1)), successes: 0)
             }
             for row in try connection.query("SELECT offer_id, count(*) FROM outcomes WHERE type = 'conversion' GROUP BY offer_id", []) {
