@@ -11,7 +11,7 @@ struct Migration {
 ///
 /// Every subject-owned table leads with `subject_id`, so it can be distributed by subject.
 enum Migrations {
-    static let all: [Migration] = [core, rightsV1, portal, collection, activationV1, promptsV1, surveysV1, incentivesV1, deliveryV1, campaignsV1, operatorsV1, sealedValuesV1, automationsV1, promptHistoryCountsV1, consoleCountsV1, operatorSignInV1, deliveryByStatusV1, surveyPromptsV1, auditPurposeUseV1, offerIssuesByDecisionV1, auditDecisionRefV1, decisionOwnersInMemoryV1, subjectsByErasedAtV1, offerIssueCountsV1, auditBySubjectPartialV1]
+    static let all: [Migration] = [core, rightsV1, portal, collection, activationV1, promptsV1, surveysV1, incentivesV1, deliveryV1, campaignsV1, operatorsV1, sealedValuesV1, automationsV1, promptHistoryCountsV1, consoleCountsV1, operatorSignInV1, deliveryByStatusV1, surveyPromptsV1, auditPurposeUseV1, offerIssuesByDecisionV1, auditDecisionRefV1, decisionOwnersInMemoryV1, subjectsByErasedAtV1, offerIssueCountsV1, auditBySubjectPartialV1, decisionAuditV1]
 
     static let core = Migration(
         name: "v1",

@@ -158,41 +158,67 @@ extension CandorStore {
         }
     }
 
-    /// The audit log, filtered; cursor pagination by row id. Oldest first unless `newestFirst`, in which
-    /// case the cursor continues towards older rows (each page's cursor is its last row's id either way).
+    /// The audit log, filtered; cursor pagination by entry id. Oldest first unless `newestFirst`, in which
+    /// case the cursor continues towards older entries (each page's cursor is its last entry's id either way).
+    ///
+    /// The log is two tables read as one: `audit_log`, and the decisions, each its own entry
+    /// (`Migrations.decisionAuditV1`), numbered in the same sequence. Each side gives its first page in
+    /// id order, and the two are merged. Decisions logged before that migration have an `audit_log` row
+    /// that names the decision, which names the person (`Migrations.auditDecisionRefV1`).
     public func auditLog(_ query: AuditQuery, cursor: String?, limit: Int, newestFirst: Bool = false) async throws -> Page<AuditEntry> {
-        // A decision's row names its decision, which names the person (`Migrations.auditDecisionRefV1`).
-        var sql = """
-            SELECT a.id, a.at, a.actor, a.team, a.action, a.purpose, COALESCE(a.subject_id, NULLIF(d.subject_id, '')), a.fields, a.outcome
+        let after = cursor.flatMap { Int64($0) } ?? (newestFirst ? Int64.max : 0)
+        let (compare, order) = newestFirst ? ("<", "DESC") : (">", "")
+        var person: (sql: String, arguments: [SQLValue])?
+        if let subjectId = query.subjectId { person = try await decisionsOf(subjectId, alias: "d") }
+        var logSQL = """
+            SELECT a.id, a.at, a.actor, a.team, a.action, a.purpose, COALESCE(a.subject_id, NULLIF(d.subject_id, '')) AS subject_id, a.fields, a.outcome
             FROM audit_log a LEFT JOIN decisions d ON a.decision_id IS NOT NULL AND d.id = a.decision_id
-            WHERE a.id \(newestFirst ? "<" : ">") ?
+            WHERE a.id \(compare) ?
             """
-        var arguments: [SQLValue] = [.int(cursor.flatMap { Int64($0) } ?? (newestFirst ? Int64.max : 0))]
-        if let subjectId = query.subjectId {
-            let person = try await decisionsOf(subjectId)
+        var logArguments: [SQLValue] = [.int(after)]
+        var decisionSQL = """
+            SELECT d.audit_id, d.created_at, d.actor, d.team, 'decision.make', d.purpose, NULLIF(d.subject_id, ''), d.fields, d.outcome
+            FROM decisions d WHERE d.audit_id IS NOT NULL AND d.audit_id \(compare) ?
+            """
+        var decisionArguments: [SQLValue] = [.int(after)]
+        if let subjectId = query.subjectId, let person {
             // The rows naming the person (by index), and the rows of the person's decisions (see `decisionsOf`).
-            sql += """
+            logSQL += """
                  AND a.id IN (SELECT id FROM audit_log WHERE subject_id = ?
-                 UNION ALL SELECT id FROM audit_log WHERE decision_id IN (SELECT id FROM decisions WHERE \(person.sql)))
+                 UNION ALL SELECT id FROM audit_log WHERE decision_id IN (SELECT d.id FROM decisions d WHERE \(person.sql)))
                 """
-            arguments += [.text(subjectId)] + person.arguments
+            logArguments += [.text(subjectId)] + person.arguments
+            decisionSQL += " AND \(person.sql)"
+            decisionArguments += person.arguments
         }
-        for (column, value) in [("team", query.team), ("purpose", query.purpose), ("action", query.action)] {
+        for (column, value) in [("team", query.team), ("purpose", query.purpose)] {
             if let value {
-                sql += " AND a.\(column) = ?"
-                arguments.append(.text(value))
+                logSQL += " AND a.\(column) = ?"
+                logArguments.append(.text(value))
+                decisionSQL += " AND d.\(column) = ?"
+                decisionArguments.append(.text(value))
             }
         }
-        if let since = query.since {
-            sql += " AND a.at >= ?"
-            arguments.append(.int(since))
+        if let action = query.action {
+            logSQL += " AND a.action = ?"
+            logArguments.append(.text(action))
+            if action != "decision.make" { decisionSQL += " AND 0 = 1" }
         }
-        if let until = query.until {
-            sql += " AND a.at < ?"
-            arguments.append(.int(until))
+        for (bound, value) in [(">=", query.since), ("<", query.until)] {
+            if let value {
+                logSQL += " AND a.at \(bound) ?"
+                logArguments.append(.int(value))
+                decisionSQL += " AND d.created_at \(bound) ?"
+                decisionArguments.append(.int(value))
+            }
         }
-        let finalSQL = sql + (newestFirst ? " ORDER BY a.id DESC LIMIT ?" : " ORDER BY a.id LIMIT ?")
-        let finalArguments = arguments + [.int(Int64(limit + 1))]
+        let take = SQLValue.int(Int64(limit + 1))
+        let finalSQL = """
+            SELECT * FROM (\(logSQL) ORDER BY a.id \(order) LIMIT ?) AS logged
+            UNION ALL SELECT * FROM (\(decisionSQL) ORDER BY d.audit_id \(order) LIMIT ?) AS decided
+            ORDER BY 1 \(order) LIMIT ?
+            """
+        let finalArguments = logArguments + [take] + decisionArguments + [take, take]
         return try await database.read { connection in
             let rows = try connection.query(finalSQL, finalArguments)
             let entries = rows.prefix(limit).map { row in
@@ -204,6 +230,25 @@ extension CandorStore {
         }
     }
 
+    /// Ids for audit entries kept outside `audit_log` (decisions, on their rows), from the log's own
+    /// sequence: every entry has one id, and entries written later have larger ones.
+    func reserveAuditIds(_ connection: SQLConnection, _ count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        switch database.dialect {
+        case .sqlite:
+            // AUTOINCREMENT gives one more than the largest id it ever gave (`sqlite_sequence`): raising that
+            // reserves the ids in between. The table's largest id is read too, should the sequence lack a row.
+            let largest = "max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0), coalesce((SELECT max(id) FROM audit_log), 0))"
+            let top = try connection.queryOne("SELECT \(largest) + ?", .int(Int64(count)))?.int(0) ?? Int64(count)
+            if try connection.queryOne("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log' RETURNING seq", .int(top)) == nil {
+                try connection.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('audit_log', ?)", .int(top))
+            }
+            return Array((top - Int64(count) + 1)...top)
+        case .postgres:
+            return try connection.query("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, ?)", [.int(Int64(count))]).map { $0.int(0) }
+        }
+    }
+
     /// The review report over `[since, until)`.
     /// Every (team, actor, purpose) that appears in the audit log within `since..<until`.
     ///
@@ -212,19 +257,25 @@ extension CandorStore {
     /// with the number of combinations (teams × keys and operators × purposes), not with the rows of the
     /// period: `SELECT DISTINCT … WHERE at …` read every row of it (1.1 s for 30 days at 1M people).
     static func purposesUsed(_ connection: SQLConnection, since: Int64, until: Int64) throws -> [(team: String, actor: String, purpose: String)] {
+        // The log's rows (`audit_purpose_use`), then the decisions', which are entries of their own (`decisions_by_use`).
+        try purposesUsed(connection, in: "audit_log", at: "at", since: since, until: until)
+            + purposesUsed(connection, in: "decisions", at: "created_at", since: since, until: until)
+    }
+
+    private static func purposesUsed(_ connection: SQLConnection, in table: String, at: String, since: Int64, until: Int64) throws -> [(team: String, actor: String, purpose: String)] {
         var used = [(team: String, actor: String, purpose: String)]()
-        var next = try connection.queryOne("SELECT team, actor, purpose FROM audit_log WHERE purpose IS NOT NULL ORDER BY team, actor, purpose LIMIT 1")
+        var next = try connection.queryOne("SELECT team, actor, purpose FROM \(table) WHERE purpose IS NOT NULL ORDER BY team, actor, purpose LIMIT 1")
         while let row = next {
             let (team, actor, purpose) = (row.text(0), row.text(1), row.text(2))
             if try connection.queryOne(
-                "SELECT 1 FROM audit_log WHERE team = ? AND actor = ? AND purpose = ? AND at >= ? AND at < ? LIMIT 1",
+                "SELECT 1 FROM \(table) WHERE team = ? AND actor = ? AND purpose = ? AND \(at) >= ? AND \(at) < ? LIMIT 1",
                 .text(team), .text(actor), .text(purpose), .int(since), .int(until)) != nil
             {
                 used.append((team, actor, purpose))
             }
             next = try connection.queryOne(
                 """
-                SELECT team, actor, purpose FROM audit_log WHERE purpose IS NOT NULL AND (team, actor, purpose) > (?, ?, ?)
+                SELECT team, actor, purpose FROM \(table) WHERE purpose IS NOT NULL AND (team, actor, purpose) > (?, ?, ?)
                 ORDER BY team, actor, purpose LIMIT 1
                 """, .text(team), .text(actor), .text(purpose))
         }

@@ -219,16 +219,9 @@ public final class CandorStore: Sendable {
     }
 
     func insertAudit(_ connection: SQLConnection, _ row: AuditRow) throws {
-        try insertAudits(connection, [row])
-    }
-
-    /// Inserts audit rows, many to a statement.
-    func insertAudits(_ connection: SQLConnection, _ rows: [AuditRow]) throws {
-        try SQLList.insert(connection, "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome, decision_id) VALUES ",
-                           tuple: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", rows: rows.map { row in
-                               [.int(row.at), .text(row.actor), .text(row.team), .text(row.action), .text(row.purpose), .text(row.subjectId),
-                                .text(row.fields), .text(row.outcome), .text(row.decisionId)]
-                           })
+        try connection.execute(
+            "INSERT INTO audit_log (at, actor, team, action, purpose, subject_id, fields, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            .int(row.at), .text(row.actor), .text(row.team), .text(row.action), .text(row.purpose), .text(row.subjectId), .text(row.fields), .text(row.outcome))
     }
 
     /// The actor a ledger entry names: the key, the person themselves (portal) or the system.
@@ -305,9 +298,6 @@ struct AuditRow: Sendable {
     /// The JSON array of field keys.
     var fields: String
     var outcome: String
-    /// For a decision's row: the decision, which names the person instead of the row (see
-    /// `Migrations.auditDecisionRefV1`).
-    var decisionId: String? = nil
 }
 
 /// An `outbox` row, made (and, for a subject, sealed) before the transaction that inserts it.

@@ -42,9 +42,10 @@ extension StoreContractTests {
                 // Every logged decision counts its offers' issues, the erased people's too.
                 let issued = try await h.query("SELECT offer_id, issued FROM offer_issue_counts").map { "\($0.text(0))=\($0.int(1))" }
                 #expect(issued == ["off_boots=4"], "two batches of two")
-                // Audit rows name the decision; the audit log by person finds the live person's two.
-                let audited = try await h.query("SELECT decision_id, subject_id FROM audit_log WHERE action = 'decision.make'")
-                #expect(Set(audited.map { $0.text(0) }) == Set(entries.map(\.id) + [late.decisionId]) && audited.allSatisfy { $0.isNull(1) })
+                // Each decision is its own audit entry; the audit log by person finds the live person's two.
+                let audited = try await h.store.auditLog(AuditQuery(action: "decision.make"), cursor: nil, limit: 10).data
+                #expect(audited.count == entries.count + 1)
+                #expect(audited.map(\.subjectId).sorted { ($0 ?? "") < ($1 ?? "") } == [nil, nil, nil, live, live])
                 let livePage = try await h.store.auditLog(AuditQuery(subjectId: live, action: "decision.make"), cursor: nil, limit: 10)
                 #expect(livePage.data.count == 2 && livePage.data.allSatisfy { $0.subjectId == live })
                 let erasedPage = try await h.store.auditLog(AuditQuery(subjectId: erased, action: "decision.make"), cursor: nil, limit: 10)
@@ -82,6 +83,62 @@ extension StoreContractTests {
                 _ = try await h.store.erase(subjectId: person, by: h.principal)
                 let after = try await h.store.auditLog(AuditQuery(subjectId: person, action: "decision.make"), cursor: nil, limit: 10)
                 #expect(after.data.isEmpty, "an erasure strips the person from their decisions, and so from these rows")
+            }
+        }
+
+        @Test("decisions are entries of the audit log: numbered in its sequence among the rows written around them, paged and filtered like them, and counted as purposes in use",
+              arguments: Backend.available)
+        func decisionsAreAuditEntries(backend: Backend) async throws {
+            try await Harness.with(backend) { h in
+                let start = h.clock.nowMillis()
+                let person = try await h.newSubject()
+                _ = try await h.declare(person, ["interests": .array([.string("running")])])
+                #expect(try await h.store.auditReport(since: start, until: start + 1).unusedPurposes.contains { $0.team == "ops" && $0.keyId == nil && $0.purposes.contains("offers") })
+                let journal = DecisionJournal()
+                for _ in 0..<2 {
+                    var entry = Self.entry(person, at: h.clock.nowMillis())
+                    entry.principal = h.principal
+                    journal.append(entry, store: h.store)
+                }
+                try await journal.flush(store: h.store)
+                h.clock.advance(byMillis: 10)
+                _ = try await h.declare(person, ["shoe_size": .number(44)])
+
+                // The whole log, oldest first and newest first, one entry a page: the same entries, in write order.
+                func all(newestFirst: Bool) async throws -> [AuditEntry] {
+                    var rows = [AuditEntry](), cursor: String?
+                    repeat {
+                        let page = try await h.store.auditLog(AuditQuery(), cursor: cursor, limit: 1, newestFirst: newestFirst)
+                        rows += page.data
+                        cursor = page.nextCursor
+                    } while cursor != nil
+                    return rows
+                }
+                let oldestFirst = try await all(newestFirst: false)
+                #expect(oldestFirst.map(\.id) == oldestFirst.map(\.id).sorted() && Set(oldestFirst.map(\.id)).count == oldestFirst.count)
+                #expect(try await all(newestFirst: true).map(\.id) == oldestFirst.map(\.id).reversed())
+                let tail = oldestFirst.suffix(4).map(\.action)
+                #expect(tail.filter { $0 == "decision.make" }.count == 2 && tail.last != "decision.make", "\(tail)")
+                let decided = oldestFirst.filter { $0.action == "decision.make" }
+                #expect(decided.allSatisfy { $0.team == "ops" && $0.actor == h.principal.key.id && $0.purpose == "offers" && $0.fields == ["interests"] && $0.subjectId == person })
+
+                // Filters apply to decisions as to the log's rows.
+                func count(_ query: AuditQuery) async throws -> Int {
+                    try await h.store.auditLog(query, cursor: nil, limit: 50).data.filter { $0.action == "decision.make" }.count
+                }
+                #expect(try await count(AuditQuery(team: "ops")) == 2)
+                #expect(try await count(AuditQuery(team: "system")) == 0)
+                #expect(try await count(AuditQuery(purpose: "offers")) == 2)
+                #expect(try await count(AuditQuery(purpose: "support")) == 0)
+                #expect(try await count(AuditQuery(action: "declaration.create")) == 0)
+                #expect(try await count(AuditQuery(subjectId: person, action: "decision.make")) == 2)
+                #expect(try await count(AuditQuery(since: h.clock.nowMillis())) == 0)
+                #expect(try await count(AuditQuery(until: start)) == 0)
+                #expect(try await count(AuditQuery(since: start, until: h.clock.nowMillis())) == 2)
+
+                // The review report counts the decisions' purpose as used.
+                let report = try await h.store.auditReport(since: start, until: h.clock.nowMillis() + 1)
+                #expect(!report.unusedPurposes.contains { $0.team == "ops" && $0.keyId == nil && $0.purposes.contains("offers") }, "\(report.unusedPurposes)")
             }
         }
 

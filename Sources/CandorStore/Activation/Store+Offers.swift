@@ -494,20 +494,19 @@ extension CandorStore {
     func record(_ entries: [DecisionJournal.Entry], _ connection: SQLConnection) throws {
         guard let oldest = entries.map(\.at).min() else { return }
         let erased = Set(try connection.query("SELECT id FROM subjects WHERE erased_at >= ?", [.int(oldest - Self.erasureLookback)]).map { $0.text(0) })
-        var decisions = [[SQLValue]](), audits = [AuditRow](), issued = [String: Int64]()
+        // A decision is its own audit entry (`Migrations.decisionAuditV1`), numbered in the audit log's sequence.
+        var auditIds = try reserveAuditIds(connection, entries.count).makeIterator()
+        var decisions = [[SQLValue]](), issued = [String: Int64]()
         for entry in entries {
             let subjectId = erased.contains(entry.subjectId) ? "" : entry.subjectId
+            let audit = auditRow(entry.principal, action: "decision.make", purpose: entry.purpose, fields: entry.fields, outcome: entry.outcome, at: entry.at)
             decisions.append([.text(entry.id), .text(subjectId), .text(entry.placement), .text(entry.arm),
-                              .text(JSONValue.array(entry.offerIds.map(JSONValue.string)).jsonText), .int(entry.at)])
-            // The audit row names the decision, which names the person: `audit_by_subject` then gets no
-            // entry per decision (see `Migrations.auditDecisionRefV1`).
-            var audit = auditRow(entry.principal, action: "decision.make", purpose: entry.purpose, subjectId: nil, fields: entry.fields, outcome: entry.outcome, at: now)
-            audit.decisionId = entry.id
-            audits.append(audit)
+                              .text(JSONValue.array(entry.offerIds.map(JSONValue.string)).jsonText), .int(entry.at),
+                              .int(auditIds.next()), .text(audit.actor), .text(audit.team), .text(audit.purpose), .text(audit.fields), .text(audit.outcome)])
             for offerId in entry.offerIds { issued[offerId, default: 0] += 1 }
         }
-        try SQLList.insert(connection, "INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at) VALUES ", tuple: "(?, ?, ?, ?, ?, ?)", rows: decisions)
-        try insertAudits(connection, audits)
+        try SQLList.insert(connection, "INSERT INTO decisions (id, subject_id, placement, arm, offers, created_at, audit_id, actor, team, purpose, fields, outcome) VALUES ",
+                           tuple: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows: decisions)
         // One count per offer and batch. In the same order on every node, so PostgreSQL transactions
         // that raise several counts wait for each other instead of deadlocking.
         for (offerId, count) in issued.sorted(by: { $0.key < $1.key }) {
@@ -647,6 +646,36 @@ struct JSONBytes {
 }
 
 extension Migrations {
+    /// A decision's audit entry is kept on the decision's row instead of a row of `audit_log`: who decided
+    /// (`actor`, `team`), for which `purpose`, which `fields` of the person it used and the `outcome`,
+    /// numbered by `audit_id` in the audit log's own sequence. The audit log reads both tables as one
+    /// (`CandorStore.auditLog`). An `audit_log` row cost a decision six B-tree inserts (the row and five
+    /// indexes); on the decision's row it costs at most two: `decisions_by_audit_id`, and for a personalized
+    /// decision `decisions_by_use`, which serves the report's purposes in use as `audit_purpose_use` does
+    /// for the log. Decisions logged before keep their `audit_log` rows and no `audit_id`.
+    static let decisionAuditV1 = Migration(
+        name: "decision_audit_v1",
+        sqlite: [
+            "ALTER TABLE decisions ADD COLUMN audit_id INTEGER",
+            "ALTER TABLE decisions ADD COLUMN actor TEXT",
+            "ALTER TABLE decisions ADD COLUMN team TEXT",
+            "ALTER TABLE decisions ADD COLUMN purpose TEXT",
+            "ALTER TABLE decisions ADD COLUMN fields TEXT",
+            "ALTER TABLE decisions ADD COLUMN outcome TEXT",
+            "CREATE INDEX decisions_by_audit_id ON decisions (audit_id) WHERE audit_id IS NOT NULL",
+            "CREATE INDEX decisions_by_use ON decisions (team, actor, purpose, created_at) WHERE purpose IS NOT NULL",
+        ],
+        postgres: [
+            "ALTER TABLE decisions ADD COLUMN audit_id BIGINT",
+            "ALTER TABLE decisions ADD COLUMN actor TEXT",
+            "ALTER TABLE decisions ADD COLUMN team TEXT",
+            "ALTER TABLE decisions ADD COLUMN purpose TEXT",
+            "ALTER TABLE decisions ADD COLUMN fields TEXT",
+            "ALTER TABLE decisions ADD COLUMN outcome TEXT",
+            "CREATE INDEX decisions_by_audit_id ON decisions (audit_id) WHERE audit_id IS NOT NULL",
+            "CREATE INDEX decisions_by_use ON decisions (team, actor, purpose, created_at) WHERE purpose IS NOT NULL",
+        ])
+
     /// Offer issues become one count per offer. A decision already names the offers it issued (`decisions.offers`),
     /// so a row per issued offer, with two indexes, repeated it: three B-tree inserts per offer issued, a
     /// quarter of a logged decision's. What read them reads the decisions instead (a person's issues, lift
