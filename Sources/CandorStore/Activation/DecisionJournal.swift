@@ -4,9 +4,9 @@ import Foundation
 /// Writes the log of uncapped decisions in batches, off the answer's path.
 ///
 /// A decision is a read: it changes nothing about the person. What it leaves behind — the decision row
-/// with the offers it issued (for outcomes, the lift report and per-person caps), one more issue on each
-/// of those offers' counts (for Thompson sampling) and the audit row (who used which fields for which
-/// purpose) — is a log. Writing it inside each decision's own
+/// with the offers it issued (for outcomes, the lift report and per-person caps) and its audit entry (who
+/// used which fields for which purpose), and one more issue on each of those offers' counts (for
+/// Thompson sampling and total caps) — is a log. Writing it inside each decision's own
 /// transaction would put a disk sync on every answer; here entries are gathered for `delay` and written
 /// together in one transaction, so a decision answers from memory and a batch of hundreds shares one sync.
 ///

@@ -433,8 +433,8 @@ extension CandorStore {
         }
         let made: Decision
         if !candidates.contains(where: { $0.0.capped }) && !fallback.contains(where: { $0.0.capped }) {
-            // Nothing capped: nothing to count, so the decision answers at once and its log (decision,
-            // audit row, issue counts) goes to the journal, which writes it within milliseconds.
+            // Nothing capped: nothing to count, so the decision answers at once and its log (the decision, which
+            // is its own audit entry, and the issue counts) goes to the journal, which writes it within milliseconds.
             let personalized = !candidates.isEmpty
             let chosen = Array((personalized ? candidates : fallback).prefix(limit))
             let at = self.now
@@ -476,7 +476,7 @@ extension CandorStore {
         return made
     }
 
-    /// Writes one decision's log: the decision (with the offers it issued), the audit row and the offers' issue counts.
+    /// Writes one decision's log: the decision (with the offers it issued, and its audit entry) and the offers' issue counts.
     func record(_ entry: DecisionJournal.Entry, _ connection: SQLConnection) throws {
         try record([entry], connection)
     }
